@@ -1,0 +1,216 @@
+"""The BYOK REST API under ``/api/byok/``. Views parse input, call one service or selector, and shape
+the documented JSON. Every response carries ``success``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from byok_keys import selectors, services
+from byok_keys.services import KeyOwner
+from common.errors import ServiceError
+from groups import selectors as group_selectors
+from groups import services as group_services
+from groups.models import Membership
+from groups.roles import Cap
+from providers.registry import all_adapter_classes, provider_public_dict
+
+ERROR_SCHEMA = inline_serializer(
+    "Error",
+    {"success": serializers.BooleanField(), "error": serializers.CharField(), "code": serializers.CharField()},
+)
+
+
+class ByokAPIView(APIView):
+    """Base for every BYOK endpoint: honours ``ENABLE_BYOK=false``."""
+
+    byok_feature = True
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if self.byok_feature and not settings.ENABLE_BYOK:
+            raise ServiceError(
+                "Bring-your-own-key is turned off on this server (ENABLE_BYOK=false); ask the operator.",
+                code="byok_disabled",
+                status=403,
+            )
+        super().initial(request, *args, **kwargs)
+
+
+class KeyInput(serializers.Serializer):
+    apiKey = serializers.JSONField(required=False, help_text="The key, or an object of config fields.")  # noqa: N815
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class GroupKeyInput(KeyInput):
+    allowedUsers = serializers.JSONField(  # noqa: N815
+        required=False, help_text='"all" (default) or a list of member usernames.'
+    )
+
+
+class MemberInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
+
+
+class GroupCreateInput(serializers.Serializer):
+    id = serializers.CharField(max_length=63)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+def _parse(serializer_cls: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    if request.data is not None and not isinstance(request.data, dict):
+        raise ServiceError("The request body must be a JSON object.", code="invalid_request")
+    serializer = serializer_cls(data=request.data or {})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _key_saved(result: services.KeySetResult) -> Response:
+    body: dict[str, Any] = {
+        "success": True,
+        "keyId": result.key.key_id,
+        "provider": result.key.provider,
+        "status": result.key.status,
+        "last4": result.key.last4,
+    }
+    if result.key.status_reason:
+        body["reason"] = result.key.status_reason
+    if result.warning:
+        body["warning"] = result.warning
+    return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class ProvidersView(ByokAPIView):
+    """All providers, public (no authentication)."""
+
+    byok_feature = False
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+
+    @extend_schema(summary="List supported providers")
+    def get(self, request: Request) -> Response:
+        return Response(
+            {"success": True, "providers": [provider_public_dict(cls) for cls in all_adapter_classes()]}
+        )
+
+
+class KeysView(ByokAPIView):
+    @extend_schema(summary="Your keys, your groups' keys, and which providers you can use")
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, **selectors.keys_overview(user=request.user)})
+
+
+class UserKeyView(ByokAPIView):
+    @extend_schema(summary="Store or replace your key for a provider", request=KeyInput,
+                   responses={200: None, 201: None, 400: OpenApiResponse(ERROR_SCHEMA)})
+    def post(self, request: Request, provider: str) -> Response:
+        data = _parse(KeyInput, request)
+        result = services.provider_key_set(
+            actor=request.user,
+            owner=KeyOwner(user=request.user),
+            provider=provider,
+            raw=data.get("apiKey"),
+            name=data.get("name", ""),
+            description=data.get("description", ""),
+        )
+        return _key_saved(result)
+
+    @extend_schema(summary="Remove your key for a provider", responses={200: None, 404: OpenApiResponse(ERROR_SCHEMA)})
+    def delete(self, request: Request, provider: str) -> Response:
+        key = selectors.user_key_get(user=request.user, provider=provider)
+        services.provider_key_delete(actor=request.user, key=key)
+        return Response({"success": True, "message": f"Removed {provider} key"})
+
+
+class GroupKeyView(ByokAPIView):
+    @extend_schema(summary="Store or replace a group's key (owners/admins)", request=GroupKeyInput,
+                   responses={200: None, 201: None, 400: OpenApiResponse(ERROR_SCHEMA)})
+    def post(self, request: Request, group_id: str, provider: str) -> Response:
+        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.MANAGE_KEYS)
+        data = _parse(GroupKeyInput, request)
+        result = services.provider_key_set(
+            actor=request.user,
+            owner=KeyOwner(organization=org),
+            provider=provider,
+            raw=data.get("apiKey"),
+            name=data.get("name", ""),
+            description=data.get("description", ""),
+            allowed_users=data.get("allowedUsers", "all"),
+        )
+        return _key_saved(result)
+
+    @extend_schema(summary="Remove a group's key (owners/admins)")
+    def delete(self, request: Request, group_id: str, provider: str) -> Response:
+        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.MANAGE_KEYS)
+        key = selectors.group_key_get(organization=org, provider=provider)
+        services.provider_key_delete(actor=request.user, key=key)
+        return Response({"success": True, "message": f"Removed {provider} key from group {org.slug}"})
+
+
+class GroupMemberView(ByokAPIView):
+    @extend_schema(summary="Add a member or change their role (owners/admins)", request=MemberInput)
+    def post(self, request: Request, group_id: str, user_id: str) -> Response:
+        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.MANAGE_MEMBERS)
+        data = _parse(MemberInput, request)
+        membership, created = group_services.membership_set(
+            actor=request.user, org=org, username=user_id, role=data.get("role")
+        )
+        return Response(
+            {"success": True, "groupId": org.slug, "userId": user_id, "role": membership.role},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(summary="Remove a member (owners/admins; never the last owner)")
+    def delete(self, request: Request, group_id: str, user_id: str) -> Response:
+        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.MANAGE_MEMBERS)
+        group_services.membership_remove(actor=request.user, org=org, username=user_id)
+        return Response({"success": True, "message": f"Removed {user_id} from group {org.slug}"})
+
+
+class GroupsView(ByokAPIView):
+    @extend_schema(summary="Your groups")
+    def get(self, request: Request) -> Response:
+        memberships = group_selectors.groups_for_user(user=request.user)
+        return Response(
+            {
+                "success": True,
+                "groups": [
+                    {
+                        "id": m.organization.slug,
+                        "name": m.organization.name,
+                        "role": m.role,
+                        "isDefault": m.organization_id == request.user.default_group_id,
+                    }
+                    for m in memberships
+                ],
+            }
+        )
+
+    @extend_schema(summary="Create a group (you become its owner)", request=GroupCreateInput)
+    def post(self, request: Request) -> Response:
+        data = _parse(GroupCreateInput, request)
+        org = group_services.group_create(actor=request.user, slug=data["id"], name=data.get("name", ""))
+        return Response(
+            {"success": True, "group": {"id": org.slug, "name": org.name, "role": Membership.Role.OWNER}},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class GroupDetailView(ByokAPIView):
+    @extend_schema(summary="A group's members and key metadata (members only)")
+    def get(self, request: Request, group_id: str) -> Response:
+        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.VIEW)
+        return Response({"success": True, "group": selectors.group_detail(organization=org)})
+
+
+class StatsView(ByokAPIView):
+    @extend_schema(summary="Counts of your keys and their usage")
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, "stats": selectors.key_stats(user=request.user)})

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ApiToken(models.Model):
+    """The service's own credential (``Authorization: Bearer byokt_<lookup>.<secret>``).
+
+    Only the SHA-256 digest is stored; the plaintext is shown once when created.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, default="default")
+    lookup_id = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"byokt_{self.lookup_id}… ({self.name})"
+
+    @property
+    def prefix(self) -> str:
+        return f"byokt_{self.lookup_id}"
+
+
+class ProviderKey(models.Model):
+    """An encrypted provider credential owned by exactly one user or one group."""
+
+    class Status(models.TextChoices):
+        UNVERIFIED = "unverified", "Unverified"
+        VALID = "valid", "Valid"
+        RESTRICTED = "restricted", "Valid, restricted"
+        NO_CREDIT = "no_credit", "Valid, no credit"
+        INVALID = "invalid", "Invalid"
+        REVOKED = "revoked", "Revoked"
+
+    key_id = models.CharField(max_length=120, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="provider_keys"
+    )
+    organization = models.ForeignKey(
+        "groups.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="provider_keys"
+    )
+    provider = models.CharField(max_length=32)
+    name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    # byok:v1:<master key id>:<nonce+ciphertext>; never the plaintext (see byok_keys/crypto.py).
+    sealed_secret = models.TextField(editable=False)
+    last4 = models.CharField(max_length=4, blank=True, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNVERIFIED)
+    status_reason = models.CharField(max_length=300, blank=True)
+    last_validated_at = models.DateTimeField(null=True, blank=True)
+    invalid_checks = models.PositiveIntegerField(default=0, help_text="Consecutive checks that found it invalid.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    usage_count = models.PositiveBigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Group keys: usable by every member, or only by ``allowed_users``.
+    allow_all_members = models.BooleanField(default=True)
+    allowed_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["provider"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(organization__isnull=True))
+                | (Q(user__isnull=True) & Q(organization__isnull=False)),
+                name="provider_key_exactly_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "provider"], condition=Q(user__isnull=False), name="provider_key_one_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "provider"],
+                condition=Q(organization__isnull=False),
+                name="provider_key_one_per_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+    @property
+    def is_group_key(self) -> bool:
+        return self.organization_id is not None
+
+    @property
+    def owner_label(self) -> str:
+        if self.organization_id is not None:
+            return f"group:{self.organization.slug}"
+        return f"user:{self.user.username}" if self.user_id else "?"
+
+    def aad(self) -> bytes:
+        """Associated data binding the sealed secret to this record (key id, owner, provider)."""
+        owner = f"org:{self.organization_id}" if self.organization_id else f"user:{self.user_id}"
+        return f"byok-provider-key|{self.key_id}|{owner}|{self.provider}".encode()
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, written in the same transaction as the change. Never a secret."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True, help_text="Username, kept if the user is deleted.")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=32)
+    target_id = models.CharField(max_length=150)
+    organization = models.ForeignKey(
+        "groups.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_id}"
+
+

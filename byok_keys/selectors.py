@@ -1,0 +1,131 @@
+"""Reads about keys. Never decrypts: metadata only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from byok_keys.models import ProviderKey
+from common.errors import NotFound
+from groups.models import Membership, Organization, User
+from providers.registry import all_adapter_classes
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def key_metadata(key: ProviderKey) -> dict[str, Any]:
+    """The public shape of a key. ``allowed_users`` must be prefetched for group keys."""
+    data: dict[str, Any] = {
+        "keyId": key.key_id,
+        "provider": key.provider,
+        "name": key.name,
+        "description": key.description,
+        "last4": key.last4,
+        "status": key.status,
+        "statusReason": key.status_reason,
+        "createdAt": _iso(key.created_at),
+        "updatedAt": _iso(key.updated_at),
+        "lastUsedAt": _iso(key.last_used_at),
+        "lastValidatedAt": _iso(key.last_validated_at),
+        "usageCount": key.usage_count,
+    }
+    if key.organization_id is not None:
+        data["groupId"] = key.organization.slug
+        data["allowedUsers"] = (
+            "all" if key.allow_all_members else sorted(u.username for u in key.allowed_users.all())
+        )
+    return data
+
+
+def group_key_allows(key: ProviderKey, user: User) -> bool:
+    """Whether ``user`` (a member) may use group key ``key``. ``allowed_users`` should be prefetched."""
+    return key.allow_all_members or any(u.pk == user.pk for u in key.allowed_users.all())
+
+
+def group_keys_queryset() -> QuerySet[ProviderKey]:
+    return ProviderKey.objects.select_related("organization").prefetch_related(
+        Prefetch("allowed_users", queryset=User.objects.only("id", "username"))
+    )
+
+
+def keys_overview(*, user: User) -> dict[str, Any]:
+    """Everything ``GET /api/byok/keys`` shows, in a constant number of queries."""
+    memberships = list(
+        Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug")
+    )
+    org_ids = [m.organization_id for m in memberships]
+    user_keys = list(ProviderKey.objects.filter(user=user).order_by("provider"))
+    group_keys = list(group_keys_queryset().filter(organization_id__in=org_ids).order_by("organization__slug", "provider"))
+    default_group = next((m.organization for m in memberships if m.organization_id == user.default_group_id), None)
+
+    user_providers = {k.provider for k in user_keys}
+    usable_group_providers = {k.provider for k in group_keys if group_key_allows(k, user)}
+    providers = [
+        {
+            "provider": cls.spec.id,
+            "name": cls.spec.name,
+            "hasUserKey": cls.spec.id in user_providers,
+            "hasGroupKey": cls.spec.id in usable_group_providers,
+        }
+        for cls in all_adapter_classes()
+    ]
+    group_key_dicts = []
+    for key in group_keys:
+        data = key_metadata(key)
+        data["usableByMe"] = group_key_allows(key, user)
+        group_key_dicts.append(data)
+    return {
+        "userId": user.username,
+        "groupId": default_group.slug if default_group else None,
+        "groups": [m.organization.slug for m in memberships],
+        "providers": providers,
+        "keys": [key_metadata(k) for k in user_keys],
+        "groupKeys": group_key_dicts,
+    }
+
+
+def user_key_get(*, user: User, provider: str) -> ProviderKey:
+    key = ProviderKey.objects.filter(user=user, provider=provider).first()
+    if key is None:
+        raise NotFound(f"You have no {provider} key.", code="key_not_found")
+    return key
+
+
+def group_key_get(*, organization: Organization, provider: str) -> ProviderKey:
+    key = group_keys_queryset().filter(organization=organization, provider=provider).first()
+    if key is None:
+        raise NotFound(f"Group '{organization.slug}' has no {provider} key.", code="key_not_found")
+    return key
+
+
+def group_detail(*, organization: Organization) -> dict[str, Any]:
+    members = Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
+    keys = group_keys_queryset().filter(organization=organization)
+    return {
+        "id": organization.slug,
+        "name": organization.name,
+        "createdAt": _iso(organization.created_at),
+        "members": [{"userId": m.user.username, "role": m.role, "joinedAt": _iso(m.created_at)} for m in members],
+        "keys": [key_metadata(k) for k in keys],
+    }
+
+
+def key_stats(*, user: User) -> dict[str, Any]:
+    """Counts for ``GET /api/byok/stats`` (usage totals are refined by the usage ledger)."""
+    org_ids = list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    mine = ProviderKey.objects.filter(user=user).aggregate(n=Count("id"), usage=Sum("usage_count"))
+    groups = ProviderKey.objects.filter(organization_id__in=org_ids).aggregate(n=Count("id"))
+    providers = (
+        ProviderKey.objects.filter(Q(user=user) | Q(organization_id__in=org_ids))
+        .values_list("provider", flat=True)
+        .distinct()
+    )
+    return {
+        "userKeys": mine["n"] or 0,
+        "groupKeys": groups["n"] or 0,
+        "providers": sorted(set(providers)),
+        "totalUsage": mine["usage"] or 0,
+    }

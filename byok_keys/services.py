@@ -1,0 +1,337 @@
+"""Writes for API tokens and provider keys. One way in: the API, the admin and the commands call these."""
+
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from byok_keys import tokens
+from byok_keys.audit import audit_record
+from byok_keys.keyring import get_keyring
+from byok_keys.models import ApiToken, ProviderKey
+from common.errors import Conflict, InvalidInput
+from groups.models import Membership, Organization, User
+from providers.base import Credential, CredentialFormatError
+from providers.registry import UnknownProviderError, get_adapter_class
+
+# ---- API tokens -----------------------------------------------------------------------------
+
+TOKEN_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@transaction.atomic
+def api_token_create(
+    *, user: User, name: str = "default", expires_at: datetime | None = None, actor: User | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token; the plaintext is returned once and never stored."""
+    name = (name or "default").strip()[:100]
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("The expiry must be in the future.", code="invalid_expiry")
+    plaintext, lookup_id, digest = tokens.generate()
+    token = ApiToken.objects.create(user=user, name=name, lookup_id=lookup_id, digest=digest, expires_at=expires_at)
+    audit_record(
+        actor=actor or user,
+        action="token.created",
+        target_type="api_token",
+        target_id=token.prefix,
+        details={"name": name, "user": user.username},
+    )
+    return token, plaintext
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor: User | None) -> ApiToken:
+    # Revocation is a timestamp set under a row lock, so it is idempotent under concurrency.
+    locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            action="token.revoked",
+            target_type="api_token",
+            target_id=locked.prefix,
+            details={"user": locked.user.username},
+        )
+    return locked
+
+
+def api_token_authenticate(*, plaintext: str) -> ApiToken | None:
+    """The live token for ``plaintext``, or None. Touches ``last_used_at`` at most once a minute."""
+    lookup_id = tokens.parse_lookup_id(plaintext)
+    if lookup_id is None:
+        return None
+    token = ApiToken.objects.select_related("user").filter(lookup_id=lookup_id).first()
+    if token is None or not tokens.matches(plaintext, token.digest):
+        return None
+    now = timezone.now()
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
+        return None
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+# ---- Provider keys --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """Exactly one of user / organization."""
+
+    user: User | None = None
+    organization: Organization | None = None
+
+    def __post_init__(self) -> None:
+        if (self.user is None) == (self.organization is None):
+            raise ValueError("A key is owned by exactly one user or one group.")
+
+    @property
+    def kind(self) -> str:
+        return "group" if self.organization is not None else "user"
+
+
+@sensitive_variables("raw")
+def provider_credential_parse(*, provider: str, raw: object) -> Credential:
+    """Check the provider id and the credential's shape. Raises ``InvalidInput`` with a stable code."""
+    try:
+        adapter_cls = get_adapter_class(provider)
+    except UnknownProviderError as exc:
+        raise InvalidInput(str(exc), code="unknown_provider") from None
+    if raw is None or raw == "":
+        raise InvalidInput(
+            "apiKey is required: send {\"apiKey\": \"<your provider key>\"}"
+            + (" (for this provider an object of its config fields)." if adapter_cls.spec.requires_config else "."),
+            code="missing_api_key",
+        )
+    try:
+        return adapter_cls.parse_credential(raw)
+    except CredentialFormatError as exc:
+        raise InvalidInput(exc.message, code=exc.code, extra={"field": exc.field} if exc.field else None) from None
+
+
+def _new_key_id(*, owner: KeyOwner, provider: str) -> str:
+    return f"byok_{owner.kind}_{provider}_{pysecrets.token_hex(8)}"
+
+
+def _resolve_allowed_users(*, organization: Organization, allowed: object) -> list[User] | None:
+    """``"all"`` (or None) → None; a list of member usernames → those users."""
+    if allowed is None or allowed == "all":
+        return None
+    if not isinstance(allowed, list) or not all(isinstance(name, str) for name in allowed):
+        raise InvalidInput(
+            'allowedUsers must be "all" or a list of member usernames, e.g. ["alice", "bob"].',
+            code="invalid_allowed_users",
+        )
+    wanted = sorted(set(allowed))
+    members = {
+        m.user.username: m.user
+        for m in Membership.objects.filter(organization=organization, user__username__in=wanted).select_related(
+            "user"
+        )
+    }
+    missing = [name for name in wanted if name not in members]
+    if missing:
+        raise InvalidInput(
+            f"allowedUsers names users who are not members of '{organization.slug}': {', '.join(missing)}. "
+            "Add them to the group first.",
+            code="allowed_user_not_member",
+        )
+    return [members[name] for name in wanted]
+
+
+@sensitive_variables("credential", "plaintext")
+@transaction.atomic
+def provider_key_store(
+    *,
+    actor: User,
+    owner: KeyOwner,
+    provider: str,
+    credential: Credential,
+    name: str = "",
+    description: str = "",
+    allowed_users: object = None,
+    status: str = ProviderKey.Status.UNVERIFIED,
+    status_reason: str = "",
+    validated_at: datetime | None = None,
+) -> tuple[ProviderKey, bool]:
+    """Store (or replace) the owner's key for ``provider``. Returns (key, created).
+
+    The credential must already have been parsed by ``provider_credential_parse`` (and validated
+    live, outside any transaction, where the provider allows it).
+    """
+    adapter_cls = get_adapter_class(provider)
+    name = (name or "").strip()[:200] or f"{adapter_cls.spec.name} key"
+    description = (description or "").strip()[:2000]
+    allowed = (
+        _resolve_allowed_users(organization=owner.organization, allowed=allowed_users)
+        if owner.organization is not None
+        else None
+    )
+    existing = (
+        ProviderKey.objects.select_for_update()
+        .filter(user=owner.user, organization=owner.organization, provider=provider)
+        .first()
+    )
+    previous_key_id = existing.key_id if existing else None
+    key = existing or ProviderKey(
+        user=owner.user, organization=owner.organization, provider=provider, created_by=actor
+    )
+    key.key_id = _new_key_id(owner=owner, provider=provider)  # a new secret gets a new keyId
+    key.name = name
+    key.description = description
+    key.last4 = adapter_cls.last4(credential)
+    key.status = status
+    key.status_reason = status_reason[:300]
+    key.last_validated_at = validated_at
+    key.invalid_checks = 1 if status == ProviderKey.Status.INVALID else 0
+    key.allow_all_members = allowed is None
+    plaintext = json.dumps(credential, separators=(",", ":")).encode()
+    key.sealed_secret = get_keyring().seal(plaintext, aad=key.aad())
+    try:
+        with transaction.atomic():
+            key.save()
+    except IntegrityError:
+        raise Conflict(
+            f"Another request stored a {provider} key for this owner at the same time; try again.",
+            code="concurrent_update",
+        ) from None
+    if owner.organization is not None:
+        key.allowed_users.set(allowed or [])
+    audit_record(
+        actor=actor,
+        action="key.replaced" if existing else "key.created",
+        target_type="provider_key",
+        target_id=key.key_id,
+        organization=owner.organization,
+        details={
+            "provider": provider,
+            "owner": key.owner_label,
+            "last4": key.last4,
+            "status": key.status,
+            **({"previousKeyId": previous_key_id} if previous_key_id else {}),
+            **(
+                {"allowedUsers": "all" if allowed is None else [u.username for u in allowed]}
+                if owner.organization is not None
+                else {}
+            ),
+        },
+    )
+    return key, existing is None
+
+
+@transaction.atomic
+def provider_key_delete(*, actor: User, key: ProviderKey) -> None:
+    audit_record(
+        actor=actor,
+        action="key.deleted",
+        target_type="provider_key",
+        target_id=key.key_id,
+        organization=key.organization,
+        details={"provider": key.provider, "last4": key.last4},
+    )
+    key.delete()
+
+
+@transaction.atomic
+def provider_key_set_status(*, key: ProviderKey, status: str, reason: str, actor: User | None) -> ProviderKey:
+    """Record a validation result; a status change is an audit event."""
+    locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
+    previous = locked.status
+    locked.status = status
+    locked.status_reason = reason[:300]
+    locked.last_validated_at = timezone.now()
+    locked.save(update_fields=["status", "status_reason", "last_validated_at", "updated_at"])
+    if previous != status:
+        audit_record(
+            actor=actor,
+            action="key.status_changed",
+            target_type="provider_key",
+            target_id=locked.key_id,
+            organization=locked.organization,
+            details={"from": previous, "to": status, "reason": reason[:300]},
+        )
+    return locked
+
+
+def provider_key_record_use(*, key_pk: int) -> None:
+    """Count one use atomically in the database (no lost updates under concurrency)."""
+    ProviderKey.objects.filter(pk=key_pk).update(usage_count=F("usage_count") + 1, last_used_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class KeySetResult:
+    key: ProviderKey
+    created: bool
+    warning: str | None = None
+
+
+@sensitive_variables("raw", "credential")
+def provider_key_set(
+    *,
+    actor: User,
+    owner: KeyOwner,
+    provider: str,
+    raw: object,
+    name: str = "",
+    description: str = "",
+    allowed_users: object = None,
+) -> KeySetResult:
+    """Parse, check and store a key: the path shared by the API, the admin and the commands.
+
+    Nothing is written when any step refuses the key, so an existing key stays as it was.
+    """
+    credential = provider_credential_parse(provider=provider, raw=raw)
+    if owner.organization is not None:
+        # Check allowedUsers before anything else happens, so a bad list costs nothing.
+        _resolve_allowed_users(organization=owner.organization, allowed=allowed_users)
+    key, created = provider_key_store(
+        actor=actor,
+        owner=owner,
+        provider=provider,
+        credential=credential,
+        name=name,
+        description=description,
+        allowed_users=allowed_users,
+    )
+    return KeySetResult(key=key, created=created)
+
+
+@transaction.atomic
+def provider_key_update_metadata(
+    *, actor: User, key: ProviderKey, name: str, description: str, allowed_users: object = None
+) -> ProviderKey:
+    """Change a key's name, description and (group keys) who may use it, without touching the secret."""
+    locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
+    allowed = (
+        _resolve_allowed_users(organization=locked.organization, allowed=allowed_users)
+        if locked.organization is not None
+        else None
+    )
+    locked.name = (name or "").strip()[:200] or locked.name
+    locked.description = (description or "").strip()[:2000]
+    locked.allow_all_members = allowed is None
+    locked.save(update_fields=["name", "description", "allow_all_members", "updated_at"])
+    if locked.organization is not None:
+        locked.allowed_users.set(allowed or [])
+    audit_record(
+        actor=actor,
+        action="key.updated",
+        target_type="provider_key",
+        target_id=locked.key_id,
+        organization=locked.organization,
+        details={
+            "name": locked.name,
+            **({"allowedUsers": "all" if allowed is None else [u.username for u in allowed]}
+               if locked.organization is not None else {}),
+        },
+    )
+    return locked

@@ -1,0 +1,75 @@
+"""The API's error shape: ``{success: false, error, code}`` with the right status, for every error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from common.errors import ServiceError
+
+
+def error_response(
+    message: str, *, code: str, status: int, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    body: dict[str, Any] = {"success": False, "error": message, "code": code, **extra}
+    return Response(body, status=status, headers=headers)
+
+
+def _first_message(detail: Any) -> str:
+    """Flatten DRF validation details into one readable sentence."""
+    if isinstance(detail, dict):
+        parts = []
+        for field, value in detail.items():
+            text = _first_message(value)
+            parts.append(text if field in ("non_field_errors", "detail") else f"{field}: {text}")
+        return " ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(_first_message(item) for item in detail)
+    return str(detail)
+
+
+_DRF_CODES: list[tuple[type[exceptions.APIException], str, str | None]] = [
+    (exceptions.NotAuthenticated, "not_authenticated",
+     "Authentication required: send 'Authorization: Bearer <API token>' or sign in."),
+    (exceptions.AuthenticationFailed, "invalid_token", None),
+    (exceptions.PermissionDenied, "forbidden", None),
+    (exceptions.NotFound, "not_found", None),
+    (exceptions.ParseError, "malformed_json", None),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", None),
+    (exceptions.MethodNotAllowed, "method_not_allowed", None),
+    (exceptions.Throttled, "rate_limited", None),
+    (exceptions.ValidationError, "invalid_request", None),
+]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceError):
+        set_rollback()
+        return error_response(exc.message, code=exc.code, status=exc.status, headers=exc.headers, **exc.extra)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    set_rollback()
+    code = "error"
+    message = _first_message(exc.detail)
+    for klass, klass_code, fixed_message in _DRF_CODES:
+        if isinstance(exc, klass):
+            code = klass_code
+            message = fixed_message or message
+            break
+    if isinstance(exc, exceptions.ParseError):
+        message = f"The request body is not valid JSON ({message}). Send a JSON object."
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    return error_response(message, code=code, status=exc.status_code, headers=headers)

@@ -1,0 +1,168 @@
+"""Settings shared by every environment. One ``env`` object; every variable is in ``.env.example``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "common",
+    "groups",
+    "byok_keys",
+    "providers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "common.middleware.BodySizeLimitMiddleware",
+    "common.context.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+AUTH_USER_MODEL = "groups.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+# Never ATOMIC_REQUESTS: a provider HTTP call must never hold a database transaction open.
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "byok"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
+
+LOGIN_URL = "/admin/login/"
+
+# ---- Request bodies ----------------------------------------------------------------------
+BYOK_MAX_BODY_BYTES = env.int("BYOK_MAX_BODY_BYTES", default=1_048_576)
+DATA_UPLOAD_MAX_MEMORY_SIZE = BYOK_MAX_BODY_BYTES
+
+# ---- BYOK --------------------------------------------------------------------------------
+ENABLE_BYOK = env.bool("ENABLE_BYOK", default=True)
+# 64 hex characters (openssl rand -hex 32), or a file holding them.
+BYOK_ENCRYPTION_KEY = env("BYOK_ENCRYPTION_KEY", default="")
+BYOK_ENCRYPTION_KEY_FILE = env("BYOK_ENCRYPTION_KEY_FILE", default="")
+if not BYOK_ENCRYPTION_KEY and BYOK_ENCRYPTION_KEY_FILE:
+    BYOK_ENCRYPTION_KEY = Path(BYOK_ENCRYPTION_KEY_FILE).read_text().strip()
+# Comma-separated master keys used only to decrypt, while secrets are re-sealed after a rotation.
+BYOK_PREVIOUS_ENCRYPTION_KEYS: list[str] = env.list("BYOK_PREVIOUS_ENCRYPTION_KEYS", default=[])
+
+# ---- API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "byok_keys.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BYOK key vault API",
+    "DESCRIPTION": "Store LLM provider keys encrypted, share them in groups, and call LLMs with them.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from this server (drf-spectacular-sidecar), not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
+# ---- Logging: credentials are masked in every record ------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"mask_secrets": {"()": "common.masking.SecretMaskingFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"], "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# ---- Providers ---------------------------------------------------------------------------
+# BYOK_<ID>_BASE_URL replaces a provider's default base URL (operators; tests against a fake).
+BYOK_BASE_URL_OVERRIDES: dict[str, str] = {
+    name[len("BYOK_") : -len("_BASE_URL")].lower(): value
+    for name, value in env.ENVIRON.items()
+    if name.startswith("BYOK_") and name.endswith("_BASE_URL") and value
+}
+BYOK_HTTP_TIMEOUT = env.float("BYOK_HTTP_TIMEOUT", default=10.0)
+BYOK_HTTP_CONNECT_TIMEOUT = env.float("BYOK_HTTP_CONNECT_TIMEOUT", default=5.0)
+BYOK_INFERENCE_TIMEOUT = env.float("BYOK_INFERENCE_TIMEOUT", default=120.0)
+BYOK_HTTP_RETRIES = env.int("BYOK_HTTP_RETRIES", default=2)
+BYOK_ALLOW_BILLED_VALIDATION = env.bool("BYOK_ALLOW_BILLED_VALIDATION", default=False)
+# User-supplied URLs (Azure endpoint, Ollama base URL, Databricks workspace) may only point at
+# private, loopback or link-local addresses for the hosts listed here.
+BYOK_ALLOWED_PRIVATE_HOSTS: list[str] = env.list("BYOK_ALLOWED_PRIVATE_HOSTS", default=[])
+BYOK_ALLOW_INSECURE_URLS = env.bool("BYOK_ALLOW_INSECURE_URLS", default=False)
+
+# ---- Inference ---------------------------------------------------------------------------
+BYOK_ALLOW_SYSTEM_KEYS = env.bool("BYOK_ALLOW_SYSTEM_KEYS", default=False)
+BYOK_FAILOVER = env.bool("BYOK_FAILOVER", default=True)
+BYOK_RATE_LIMIT_USER = env("BYOK_RATE_LIMIT_USER", default="600/min")
+BYOK_RATE_LIMIT_KEY = env("BYOK_RATE_LIMIT_KEY", default="600/min")

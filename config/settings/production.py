@@ -1,0 +1,30 @@
+"""Production: PostgreSQL + Redis behind gunicorn. Secrets have no defaults."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import BYOK_ENCRYPTION_KEY, DATABASES, SECRET_KEY, env
+
+DEBUG = False
+
+if not SECRET_KEY:
+    raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (a long random string) to run in production.")
+if not BYOK_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "Set BYOK_ENCRYPTION_KEY (64 hex characters, e.g. from `openssl rand -hex 32`) or "
+        "BYOK_ENCRYPTION_KEY_FILE (a file holding it) to run in production."
+    )
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+if "sqlite" in DATABASES["default"]["ENGINE"]:
+    import warnings
+
+    warnings.warn("Production settings are running on SQLite; set DATABASE_URL to PostgreSQL.", stacklevel=1)
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

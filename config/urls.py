@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from byok_keys import api
+
+byok = [
+    path("providers", api.ProvidersView.as_view(), name="providers"),
+    path("keys", api.KeysView.as_view(), name="keys"),
+    path("keys/<str:provider>", api.UserKeyView.as_view(), name="user-key"),
+    path("groups", api.GroupsView.as_view(), name="groups"),
+    path("groups/<str:group_id>", api.GroupDetailView.as_view(), name="group-detail"),
+    path("groups/<str:group_id>/keys/<str:provider>", api.GroupKeyView.as_view(), name="group-key"),
+    path("groups/<str:group_id>/users/<str:user_id>", api.GroupMemberView.as_view(), name="group-member"),
+    path("stats", api.StatsView.as_view(), name="stats"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/byok/", include((byok, "byok"))),
+]

@@ -1,0 +1,144 @@
+"""Writes for groups and memberships. Each change writes an audit event in the same transaction."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import IntegrityError, transaction
+
+from byok_keys.audit import audit_record
+from common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from groups.models import Membership, Organization, User
+from groups.roles import Cap, capabilities_for, is_platform_staff
+
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+
+
+@transaction.atomic
+def group_create(*, actor: User, slug: str, name: str) -> Organization:
+    slug = (slug or "").strip()
+    if not _SLUG_RE.match(slug):
+        raise InvalidInput(
+            "Group id must be 2-63 characters: lowercase letters, digits, '-' or '_', starting with a "
+            "letter or digit.",
+            code="invalid_group_id",
+        )
+    name = (name or "").strip() or slug
+    if len(name) > 200:
+        raise InvalidInput("Group name must be at most 200 characters.", code="invalid_group_name")
+    try:
+        with transaction.atomic():
+            org = Organization.objects.create(slug=slug, name=name)
+    except IntegrityError:
+        raise Conflict(f"A group with id '{slug}' already exists; choose another id.", code="group_exists") from None
+    audit_record(actor=actor, action="group.created", target_type="group", target_id=slug, organization=org)
+    _membership_create(actor=actor, org=org, user=actor, role=Membership.Role.OWNER)
+    return org
+
+
+def _membership_create(*, actor: User, org: Organization, user: User, role: str) -> Membership:
+    membership = Membership.objects.create(user=user, organization=org, role=role)
+    if user.default_group_id is None:
+        user.default_group = org
+        user.save(update_fields=["default_group"])
+    audit_record(
+        actor=actor,
+        action="membership.added",
+        target_type="membership",
+        target_id=f"{org.slug}/{user.username}",
+        organization=org,
+        details={"role": role},
+    )
+    return membership
+
+
+def _check_role_change_allowed(*, actor: User, org: Organization, role: str, current: str | None) -> None:
+    """Only owners (and platform staff) may create or touch owners."""
+    actor_membership = Membership.objects.filter(user=actor, organization=org).first()
+    caps = capabilities_for(
+        actor_membership.role if actor_membership else None, platform_staff=is_platform_staff(actor)
+    )
+    if Cap.MANAGE_MEMBERS not in caps:
+        raise Forbidden("Only group owners and admins can manage members.", code="insufficient_role")
+    if Membership.Role.OWNER in (role, current) and Cap.MANAGE_OWNERS not in caps:
+        raise Forbidden("Only group owners can add, change or remove owners.", code="insufficient_role")
+
+
+@transaction.atomic
+def membership_set(*, actor: User, org: Organization, username: str, role: str | None = None) -> tuple[Membership, bool]:
+    """Add ``username`` to ``org`` (default role member) or change the role. Returns (membership, created)."""
+    role = role or Membership.Role.MEMBER
+    if role not in Membership.Role.values:
+        raise InvalidInput(
+            f"Unknown role '{role}'; use one of: {', '.join(Membership.Role.values)}.", code="invalid_role"
+        )
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise NotFound(f"No active user named '{username}'.", code="user_not_found")
+    existing = Membership.objects.select_for_update().filter(user=user, organization=org).first()
+    _check_role_change_allowed(actor=actor, org=org, role=role, current=existing.role if existing else None)
+    if existing is None:
+        return _membership_create(actor=actor, org=org, user=user, role=role), True
+    if existing.role != role:
+        if existing.role == Membership.Role.OWNER:
+            _ensure_another_owner(org=org, leaving=user)
+        previous = existing.role
+        existing.role = role
+        existing.save(update_fields=["role"])
+        audit_record(
+            actor=actor,
+            action="membership.role_changed",
+            target_type="membership",
+            target_id=f"{org.slug}/{user.username}",
+            organization=org,
+            details={"from": previous, "to": role},
+        )
+    return existing, False
+
+
+def _ensure_another_owner(*, org: Organization, leaving: User) -> None:
+    # Lock the group's owner rows so two concurrent removals cannot both pass this check.
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(organization=org, role=Membership.Role.OWNER)
+        .values_list("user_id", flat=True)
+    )
+    if owners == [leaving.pk]:
+        raise Conflict(
+            f"'{leaving.username}' is the last owner of '{org.slug}'; make another member owner first.",
+            code="last_owner",
+        )
+
+
+@transaction.atomic
+def membership_remove(*, actor: User, org: Organization, username: str) -> None:
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(organization=org, user__username=username)
+        .first()
+    )
+    if membership is None:
+        raise NotFound(f"'{username}' is not a member of '{org.slug}'.", code="member_not_found")
+    _check_role_change_allowed(actor=actor, org=org, role=membership.role, current=membership.role)
+    user = membership.user
+    if membership.role == Membership.Role.OWNER:
+        _ensure_another_owner(org=org, leaving=user)
+    membership.delete()
+    # The member loses access to the group's keys, including any named in allowedUsers.
+    from byok_keys.models import ProviderKey
+
+    for key in ProviderKey.objects.filter(organization=org, allowed_users=user):
+        key.allowed_users.remove(user)
+    if user.default_group_id == org.pk:
+        next_membership = Membership.objects.filter(user=user).order_by("organization__slug").first()
+        user.default_group = next_membership.organization if next_membership else None
+        user.save(update_fields=["default_group"])
+    audit_record(
+        actor=actor,
+        action="membership.removed",
+        target_type="membership",
+        target_id=f"{org.slug}/{username}",
+        organization=org,
+        details={"role": membership.role},
+    )

@@ -1,0 +1,3 @@
+"""One adapter class per provider; ``providers.registry`` maps provider ids to them."""
+
+from __future__ import annotations

@@ -1,0 +1,153 @@
+"""AWS Bedrock: IAM credentials (SigV4) or a Bedrock API key (Bearer), plus a region."""
+
+from __future__ import annotations
+
+from providers.adapters._common import BaseAdapter
+from providers.base import (
+    AuthStyle,
+    ConfigField,
+    Credential,
+    CredentialFormatError,
+    FieldKind,
+    ProviderSpec,
+)
+
+# Long-term keys ABSK… (base64); short-term keys bedrock-api-key-… (an encoded presigned URL, ≤12 h).
+BEDROCK_API_KEY_PATTERN = r"^(?:ABSK[A-Za-z0-9+/]{100,}={0,2}|bedrock-api-key-\S{20,})$"
+# AKIA long-term, ASIA temporary (needs a session token); other documented prefixes kept for scanners'
+# sake. Access key IDs are documented as up to 128 characters, so no exact length.
+ACCESS_KEY_ID_PATTERN = r"^(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16,124}$"
+
+
+class BedrockAdapter(BaseAdapter):
+    spec = ProviderSpec(
+        id="bedrock",
+        name="AWS Bedrock",
+        base_url="https://bedrock-runtime.{region}.amazonaws.com",
+        auth_style=AuthStyle.AWS,
+        docs_url="https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html",
+        # Two possible secrets, each with its own field pattern.
+        key_pattern=None,
+        key_hint="Give either an access key (access_key_id AKIA…/ASIA… + secret_access_key, and "
+        "session_token for ASIA… keys) or a Bedrock API key (ABSK… or bedrock-api-key-…), plus a region.",
+        # The Bedrock-specific variable: AWS_ACCESS_KEY_ID is often set for unrelated AWS use.
+        env_var="AWS_BEARER_TOKEN_BEDROCK",
+        config_fields=(
+            ConfigField(
+                name="access_key_id",
+                label="Access key ID",
+                kind=FieldKind.TEXT,
+                required=False,
+                pattern=ACCESS_KEY_ID_PATTERN,
+                hint="An IAM access key ID such as AKIA… (long-term) or ASIA… (temporary).",
+            ),
+            ConfigField(
+                name="secret_access_key",
+                label="Secret access key",
+                kind=FieldKind.SECRET,
+                required=False,
+                pattern=r"^[A-Za-z0-9+/]{40}$",
+                hint="The 40-character secret access key that belongs to the access key ID.",
+            ),
+            ConfigField(
+                name="session_token",
+                label="Session token",
+                kind=FieldKind.SECRET,
+                required=False,
+                pattern=r"^[A-Za-z0-9+/=]{16,}$",
+                hint="Only for temporary credentials (access key IDs starting with ASIA).",
+            ),
+            ConfigField(
+                name="bedrock_api_key",
+                label="Bedrock API key",
+                kind=FieldKind.SECRET,
+                required=False,
+                pattern=BEDROCK_API_KEY_PATTERN,
+                hint="A Bedrock API key: long-term ABSK… or short-term bedrock-api-key-….",
+            ),
+            ConfigField(
+                name="region",
+                label="Region",
+                kind=FieldKind.REGION,
+                pattern=r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$",
+                hint="An AWS region code such as us-east-1 or eu-central-1.",
+            ),
+        ),
+        secret_field=None,  # see last4()
+        env_config=(
+            ("access_key_id", "AWS_ACCESS_KEY_ID"),
+            ("secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+            ("session_token", "AWS_SESSION_TOKEN"),
+            ("bedrock_api_key", "AWS_BEARER_TOKEN_BEDROCK"),
+            ("region", "AWS_REGION"),
+        ),
+        extra={"signing_service": "bedrock"},
+        example_models=(
+            "amazon.nova-micro-v1:0",
+            "amazon.nova-lite-v1:0",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        ),
+    )
+
+    @classmethod
+    def parse_config(cls, raw: dict[str, object]) -> dict[str, str]:
+        """Exactly one credential form: IAM (key id + secret [+ session token]) or a Bedrock API key."""
+        out = super().parse_config(raw)
+        key_id = out.get("access_key_id")
+        secret = out.get("secret_access_key")
+        token = out.get("session_token")
+        api_key = out.get("bedrock_api_key")
+        iam_given = bool(key_id or secret or token)
+
+        if api_key and iam_given:
+            raise CredentialFormatError(
+                "AWS Bedrock takes either a Bedrock API key (bedrock_api_key) or IAM credentials "
+                "(access_key_id + secret_access_key), not both. Remove one of them.",
+                code="invalid_config",
+                field="bedrock_api_key",
+            )
+        if api_key:
+            return out
+        if not iam_given:
+            raise CredentialFormatError(
+                "AWS Bedrock needs credentials: either access_key_id and secret_access_key (IAM), "
+                "or bedrock_api_key (a Bedrock API key).",
+                code="missing_config_field",
+                field="bedrock_api_key",
+            )
+        if not key_id:
+            raise CredentialFormatError(
+                "AWS Bedrock needs the field 'access_key_id' (Access key ID) to go with "
+                + ("secret_access_key." if secret else "session_token; a session token alone is not enough."),
+                code="missing_config_field",
+                field="access_key_id",
+            )
+        if not secret:
+            raise CredentialFormatError(
+                "AWS Bedrock needs the field 'secret_access_key' (Secret access key) "
+                "to go with access_key_id.",
+                code="missing_config_field",
+                field="secret_access_key",
+            )
+        if key_id.startswith("ASIA") and not token:
+            raise CredentialFormatError(
+                "AWS Bedrock needs the field 'session_token': access key IDs starting with ASIA are "
+                "temporary credentials and only work together with their session token.",
+                code="missing_config_field",
+                field="session_token",
+            )
+        if key_id.startswith("AKIA") and token:
+            raise CredentialFormatError(
+                "A session_token only goes with temporary credentials (access key IDs starting with ASIA); "
+                "this AKIA… key is a long-term key. Remove session_token, or give the matching ASIA… key.",
+                code="invalid_config",
+                field="session_token",
+            )
+        return out
+
+    @classmethod
+    def last4(cls, credential: Credential) -> str:
+        if isinstance(credential, str):
+            return super().last4(credential)
+        secret = credential.get("secret_access_key") or credential.get("bedrock_api_key") or ""
+        return secret[-4:] if len(secret) >= 8 else ""

@@ -1,0 +1,46 @@
+"""Databricks Model Serving: the user's workspace, Bearer token, OpenAI-shaped serving endpoints."""
+
+from __future__ import annotations
+
+from providers.adapters._common import BaseAdapter
+from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
+
+# Personal access tokens are dapi + 32 hex (+ optional -N); OAuth / M2M tokens have no fixed shape,
+# so anything token-like that does not claim to be a PAT is accepted.
+DATABRICKS_TOKEN_PATTERN = r"^(?:dapi[0-9a-f]{32,}(?:-\d+)?|(?!dapi)[A-Za-z0-9._~+/=-]{16,4096})$"
+
+
+class DatabricksAdapter(BaseAdapter):
+    spec = ProviderSpec(
+        id="databricks",
+        name="Databricks Model Serving",
+        base_url="https://{workspace}",
+        auth_style=AuthStyle.BEARER,
+        docs_url="https://docs.databricks.com/en/machine-learning/model-serving/score-foundation-models.html",
+        key_pattern=DATABRICKS_TOKEN_PATTERN,
+        key_hint="Databricks personal access tokens start with dapi followed by 32 hexadecimal "
+        "characters; OAuth tokens are also accepted.",
+        env_var="DATABRICKS_TOKEN",
+        config_fields=(
+            ConfigField(
+                name="workspace_url",
+                label="Workspace URL",
+                kind=FieldKind.URL,
+                pattern=r"^https://\S+$",
+                hint="The https:// URL of your workspace, e.g. "
+                "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com or "
+                "https://adb-1234567890123456.7.azuredatabricks.net.",
+            ),
+            ConfigField(
+                name="api_token",
+                label="Access token",
+                kind=FieldKind.SECRET,
+                pattern=DATABRICKS_TOKEN_PATTERN,
+                hint="A personal access token (dapi…) or an OAuth access token.",
+            ),
+        ),
+        secret_field="api_token",
+        env_config=(("workspace_url", "DATABRICKS_HOST"), ("api_token", "DATABRICKS_TOKEN")),
+        extra={"base_url_field": "workspace_url"},
+        example_models=("databricks-meta-llama-3-3-70b-instruct", "databricks-meta-llama-3-1-8b-instruct"),
+    )

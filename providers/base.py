@@ -1,0 +1,268 @@
+"""What every provider adapter declares, and the credential format checks they share.
+
+An adapter class carries its provider's facts as a frozen ``ProviderSpec`` (class attribute). An
+adapter *instance* is made for one call with the decrypted credential and is thrown away after it:
+no shared object ever holds a key (the legacy Node.js system swapped keys on a shared loader and
+leaked them between concurrent requests).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+# A credential is the provider's key as a string, or for providers with config fields a dict of
+# field name -> string value.
+Credential = str | dict[str, str]
+
+LOOSE_KEY_PATTERN = r"^\S{16,512}$"
+
+
+class FieldKind(StrEnum):
+    SECRET = "secret"
+    URL = "url"
+    TEXT = "text"
+    REGION = "region"
+
+
+class ProviderStatus(StrEnum):
+    ACTIVE = "active"
+    LEGACY = "legacy"
+    DISCONTINUED = "discontinued"
+
+
+class AuthStyle(StrEnum):
+    BEARER = "bearer"
+    X_API_KEY = "x-api-key"
+    API_KEY_HEADER = "api-key"
+    GOOGLE = "x-goog-api-key"
+    AWS = "aws-sigv4-or-bearer"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    name: str
+    label: str
+    kind: FieldKind
+    required: bool = True
+    pattern: str | None = None
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "kind": self.kind.value,
+            "required": self.required,
+            "pattern": self.pattern,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    id: str
+    name: str
+    base_url: str
+    auth_style: AuthStyle
+    docs_url: str
+    # Lenient regex for the key (for config providers: for the field named by ``secret_field``).
+    key_pattern: str | None
+    # A sentence a person can act on: "Anthropic keys start with sk-ant-api03-".
+    key_hint: str
+    # Environment variable holding the operator's system key (for config providers: the secret).
+    env_var: str | None
+    config_fields: tuple[ConfigField, ...] = ()
+    # Config providers: which field is the secret whose last four characters are shown.
+    secret_field: str | None = None
+    # Config providers: field name -> environment variable for the system credential.
+    env_config: tuple[tuple[str, str], ...] = ()
+    status: ProviderStatus = ProviderStatus.ACTIVE
+    status_date: str | None = None
+    status_note: str = ""
+    # Only a billed call can check the key (Perplexity, Inflection).
+    validation_billed: bool = False
+    example_models: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def requires_config(self) -> bool:
+        return bool(self.config_fields)
+
+    @property
+    def env_base_url_var(self) -> str:
+        return f"BYOK_{self.id.upper()}_BASE_URL"
+
+
+class CredentialFormatError(ValueError):
+    """A credential that is refused before any network call. ``code`` is stable for API clients."""
+
+    def __init__(self, message: str, *, code: str = "invalid_key_format", field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+
+
+def clean_key_string(value: object, *, what: str) -> str:
+    """Trim surrounding whitespace (pasted keys often end in a newline) and refuse inner whitespace."""
+    if not isinstance(value, str):
+        raise CredentialFormatError(f"{what} must be a string.", code="invalid_key_format")
+    cleaned = value.strip()
+    if not cleaned:
+        raise CredentialFormatError(f"{what} is empty.", code="missing_api_key")
+    if re.search(r"\s", cleaned):
+        raise CredentialFormatError(
+            f"{what} contains whitespace inside it; paste the key again without spaces or line breaks.",
+            code="invalid_key_format",
+        )
+    return cleaned
+
+
+def looks_masked(value: str) -> bool:
+    """A masked value sent back by a client ("sk-...abcd", "••••1234") is never stored as a key."""
+    return "…" in value or "..." in value or "•" in value or "****" in value
+
+
+class ProviderAdapter:
+    """Base adapter. Subclasses set ``spec`` and override hooks where their provider differs."""
+
+    spec: ClassVar[ProviderSpec]
+
+    def __init__(self, credential: Credential) -> None:
+        self.credential = credential
+
+    def __repr__(self) -> str:  # never show the credential
+        return f"<{type(self).__name__} provider={self.spec.id}>"
+
+    # ---- format checks -------------------------------------------------------------------
+    @classmethod
+    def parse_credential(cls, raw: object) -> Credential:
+        """Normalise and check what a client sent as ``apiKey``. Raises ``CredentialFormatError``."""
+        spec = cls.spec
+        if spec.status is ProviderStatus.DISCONTINUED:
+            raise CredentialFormatError(
+                f"{spec.name} was discontinued on {spec.status_date}: {spec.status_note} "
+                "New keys for it are not accepted.",
+                code="provider_discontinued",
+            )
+        if spec.requires_config:
+            return cls.parse_config(cls.coerce_config(raw))
+        return cls.check_key(clean_key_string(raw, what="apiKey"))
+
+    @classmethod
+    def check_key(cls, key: str) -> str:
+        """Check a string key against the provider's pattern; subclasses add wrong-kind checks."""
+        if looks_masked(key):
+            raise CredentialFormatError(
+                "apiKey looks like a masked value (it contains '...', '…' or '•'); send the full key.",
+                code="invalid_key_format",
+            )
+        pattern = cls.spec.key_pattern or LOOSE_KEY_PATTERN
+        if not re.fullmatch(pattern, key):
+            raise CredentialFormatError(
+                f"This does not look like a {cls.spec.name} key. {cls.spec.key_hint}".strip(),
+                code="invalid_key_format",
+            )
+        return key
+
+    @classmethod
+    def coerce_config(cls, raw: object) -> dict[str, object]:
+        """A config provider takes an object, or that object as a JSON string."""
+        names = ", ".join(f.name for f in cls.spec.config_fields)
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raise CredentialFormatError(
+                    f"{cls.spec.name} needs an object with the fields {names} "
+                    "(as a JSON object, or that object as a JSON string).",
+                    code="invalid_config",
+                ) from None
+        if not isinstance(raw, dict):
+            raise CredentialFormatError(
+                f"{cls.spec.name} needs an object with the fields {names}.", code="invalid_config"
+            )
+        return raw
+
+    @classmethod
+    def parse_config(cls, raw: dict[str, object]) -> dict[str, str]:
+        """Check every declared field; unknown fields are refused so typos are noticed."""
+        known = {f.name for f in cls.spec.config_fields}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise CredentialFormatError(
+                f"Unknown field(s) for {cls.spec.name}: {', '.join(unknown)}. "
+                f"Expected: {', '.join(sorted(known))}.",
+                code="invalid_config",
+                field=unknown[0],
+            )
+        out: dict[str, str] = {}
+        for spec_field in cls.spec.config_fields:
+            value = raw.get(spec_field.name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                if spec_field.required:
+                    raise CredentialFormatError(
+                        f"{cls.spec.name} needs the field '{spec_field.name}' ({spec_field.label}).",
+                        code="missing_config_field",
+                        field=spec_field.name,
+                    )
+                continue
+            out[spec_field.name] = cls.check_field(spec_field, value)
+        return out
+
+    @classmethod
+    def check_field(cls, spec_field: ConfigField, value: object) -> str:
+        cleaned = clean_key_string(value, what=f"'{spec_field.name}'")
+        if spec_field.kind is FieldKind.SECRET and looks_masked(cleaned):
+            raise CredentialFormatError(
+                f"'{spec_field.name}' looks like a masked value; send the full secret.",
+                code="invalid_key_format",
+                field=spec_field.name,
+            )
+        if spec_field.kind is FieldKind.URL:
+            cleaned = check_url_shape(cleaned, field_name=spec_field.name)
+        if spec_field.pattern and not re.fullmatch(spec_field.pattern, cleaned):
+            raise CredentialFormatError(
+                f"'{spec_field.name}' is not well-formed. {spec_field.hint}".strip(),
+                code="invalid_config",
+                field=spec_field.name,
+            )
+        return cleaned
+
+    # ---- display ------------------------------------------------------------------------
+    @classmethod
+    def last4(cls, credential: Credential) -> str:
+        if isinstance(credential, str):
+            secret = credential
+        else:
+            secret = credential.get(cls.spec.secret_field or "", "")
+        return secret[-4:] if len(secret) >= 8 else ""
+
+
+def check_url_shape(value: str, *, field_name: str) -> str:
+    """Parse a URL field (shape only; the SSRF policy is applied before any request)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise CredentialFormatError(
+            f"'{field_name}' is not a valid URL.", code="invalid_config", field=field_name
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CredentialFormatError(
+            f"'{field_name}' must be an http(s) URL such as https://example.com.",
+            code="invalid_config",
+            field=field_name,
+        )
+    if parts.username or parts.password:
+        raise CredentialFormatError(
+            f"'{field_name}' must not contain a user name or password.", code="invalid_config", field=field_name
+        )
+    return value.rstrip("/")

@@ -1,0 +1,135 @@
+"""The one list of supported providers: an explicit dict from provider id to adapter class.
+
+No autodiscovery: adding a provider is a reviewed one-line change here. The order is the order of the
+provider reference table and is the order of ``GET /api/byok/providers``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from providers.adapters.anthropic import AnthropicAdapter
+from providers.adapters.azure import AzureOpenAIAdapter
+from providers.adapters.bedrock import BedrockAdapter
+from providers.adapters.cloudflare import CloudflareAdapter
+from providers.adapters.cohere import CohereAdapter
+from providers.adapters.databricks import DatabricksAdapter
+from providers.adapters.google import GoogleAdapter
+from providers.adapters.inflection import InflectionAdapter
+from providers.adapters.ollama import OllamaAdapter
+from providers.adapters.openai_compat import (
+    AI21Adapter,
+    AnyscaleAdapter,
+    DeepSeekAdapter,
+    FireworksAdapter,
+    GroqAdapter,
+    HyperbolicAdapter,
+    LeptonAdapter,
+    MistralAdapter,
+    NovitaAdapter,
+    OctoAIAdapter,
+    OpenAIAdapter,
+    OpenRouterAdapter,
+    PerplexityAdapter,
+    SambaNovaAdapter,
+    TogetherAdapter,
+    XAIAdapter,
+)
+from providers.adapters.replicate import ReplicateAdapter
+from providers.base import ProviderAdapter, ProviderSpec
+
+REGISTRY: dict[str, type[ProviderAdapter]] = {
+    "openai": OpenAIAdapter,
+    "anthropic": AnthropicAdapter,
+    "google": GoogleAdapter,
+    "azure": AzureOpenAIAdapter,
+    "bedrock": BedrockAdapter,
+    "xai": XAIAdapter,
+    "cohere": CohereAdapter,
+    "mistral": MistralAdapter,
+    "perplexity": PerplexityAdapter,
+    "inflection": InflectionAdapter,
+    "ai21": AI21Adapter,
+    "deepseek": DeepSeekAdapter,
+    "together": TogetherAdapter,
+    "fireworks": FireworksAdapter,
+    "groq": GroqAdapter,
+    "replicate": ReplicateAdapter,
+    "anyscale": AnyscaleAdapter,
+    "hyperbolic": HyperbolicAdapter,
+    "sambanova": SambaNovaAdapter,
+    "lepton": LeptonAdapter,
+    "octoai": OctoAIAdapter,
+    "databricks": DatabricksAdapter,
+    "cloudflare": CloudflareAdapter,
+    "novita": NovitaAdapter,
+    "openrouter": OpenRouterAdapter,
+    "ollama": OllamaAdapter,
+}
+
+
+class UnknownProviderError(LookupError):
+    def __init__(self, provider_id: object) -> None:
+        shown = repr(provider_id)
+        if len(shown) > 60:  # the id comes from the request; don't echo an arbitrarily long value
+            shown = shown[:57] + "..."
+        self.provider_id = provider_id
+        super().__init__(f"Unknown provider {shown}. Valid providers: {', '.join(REGISTRY)}.")
+
+
+def get_adapter_class(provider_id: str) -> type[ProviderAdapter]:
+    adapter_cls = REGISTRY.get(provider_id) if isinstance(provider_id, str) else None
+    if adapter_cls is None:
+        raise UnknownProviderError(provider_id)
+    return adapter_cls
+
+
+def all_adapter_classes() -> list[type[ProviderAdapter]]:
+    return list(REGISTRY.values())
+
+
+def provider_public_dict(adapter_cls: type[ProviderAdapter]) -> dict[str, Any]:
+    """One entry of the public ``GET /api/byok/providers`` list (no secrets, no operator settings)."""
+    spec = adapter_cls.spec
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "requiresConfig": spec.requires_config,
+        "configFields": [config_field.as_dict() for config_field in spec.config_fields],
+        "keyHint": spec.key_hint,
+        # null where no format is known: the server then only checks for 16-512 non-space characters.
+        "keyPattern": spec.key_pattern,
+        "status": spec.status.value,
+        "statusDate": spec.status_date,
+        "statusNote": spec.status_note,
+        "docsUrl": spec.docs_url,
+        "authStyle": spec.auth_style.value,
+        "validationBilled": spec.validation_billed,
+        "exampleModels": list(spec.example_models),
+    }
+
+
+def _settings_base_url_overrides() -> Mapping[str, str]:
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        overrides = getattr(settings, "BYOK_BASE_URL_OVERRIDES", None)
+    except ImproperlyConfigured:
+        # Used outside a Django project (a script, the Django-free provider tests): env only.
+        return {}
+    return overrides or {}
+
+
+def effective_base_url(spec: ProviderSpec) -> str:
+    """The base URL to call: the ``BYOK_<ID>_BASE_URL`` override if the operator set one, else the default.
+
+    Settings are read on each call, never at import time.
+    """
+    override = _settings_base_url_overrides().get(spec.id) or os.environ.get(spec.env_base_url_var, "")
+    override = override.strip()
+    if override:
+        return override.rstrip("/")
+    return spec.base_url
