@@ -3,7 +3,7 @@ never rendered back); lists and pages show last4, never the secret or its cipher
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -38,7 +38,9 @@ class ProviderKeyForm(forms.ModelForm):
         label="Owner (user)",
         help_text="For a personal key: the user's username. Leave empty for a group key.",
     )
-    organization = forms.ModelChoiceField(queryset=Organization.objects.all(), required=False, label="Owner (group)")
+    organization = forms.ModelChoiceField(
+        queryset=Organization.objects.all(), required=False, label="Owner (group)"
+    )
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         required=False,
@@ -62,7 +64,7 @@ class ProviderKeyForm(forms.ModelForm):
         self.result: services.KeySetResult | None = None
         instance = self.instance
         if request is not None and not is_platform_staff(request.user):
-            self.fields["organization"].queryset = managed_groups(request)
+            self.fields["organization"].queryset = managed_groups(request)  # type: ignore[attr-defined]
             self.fields["owner_user"].disabled = True
             self.fields["owner_user"].help_text = "Team administrators manage group keys only."
         if instance.pk:
@@ -73,10 +75,17 @@ class ProviderKeyForm(forms.ModelForm):
             self.fields["organization"].initial = instance.organization_id
             if instance.organization_id:
                 self.initial["allowed_users_text"] = (
-                    "all" if instance.allow_all_members else ", ".join(u.username for u in instance.allowed_users.all())
+                    "all"
+                    if instance.allow_all_members
+                    else ", ".join(u.username for u in instance.allowed_users.all())
                 )
         else:
             self.fields["secret"].required = True
+
+    def _post_clean(self) -> None:
+        # No model validation of the form's unsaved instance: the service in clean() validated and
+        # stored the key (and holds the database constraints), so the instance is not what is stored.
+        pass
 
     def _allowed_users(self) -> object:
         text = (self.cleaned_data.get("allowed_users_text") or "").strip()
@@ -89,7 +98,7 @@ class ProviderKeyForm(forms.ModelForm):
         data = super().clean() or {}
         if self.errors or self.request is None:
             return data
-        actor = self.request.user
+        actor = cast(User, self.request.user)
         instance = self.instance
         try:
             if instance.pk is None:
@@ -98,20 +107,35 @@ class ProviderKeyForm(forms.ModelForm):
                     raise forms.ValidationError("Choose exactly one owner: a user or a group.")
                 owner = KeyOwner(user=owner_user) if owner_user else KeyOwner(organization=org)
                 self.result = services.provider_key_set(
-                    actor=actor, owner=owner, provider=data["provider"], raw=data.get("secret"),
-                    name=data.get("name", ""), description=data.get("description", ""),
+                    actor=actor,
+                    owner=owner,
+                    provider=data["provider"],
+                    raw=data.get("secret"),
+                    name=data.get("name", ""),
+                    description=data.get("description", ""),
                     allowed_users=self._allowed_users() if org else None,
                 )
             elif data.get("secret"):
-                owner = KeyOwner(user=instance.user) if instance.user_id else KeyOwner(organization=instance.organization)
+                owner = (
+                    KeyOwner(user=instance.user)
+                    if instance.user_id
+                    else KeyOwner(organization=instance.organization)
+                )
                 self.result = services.provider_key_set(
-                    actor=actor, owner=owner, provider=instance.provider, raw=data["secret"],
-                    name=data.get("name", ""), description=data.get("description", ""),
+                    actor=actor,
+                    owner=owner,
+                    provider=instance.provider,
+                    raw=data["secret"],
+                    name=data.get("name", ""),
+                    description=data.get("description", ""),
                     allowed_users=self._allowed_users() if instance.organization_id else None,
                 )
             else:
                 key = services.provider_key_update_metadata(
-                    actor=actor, key=instance, name=data.get("name", ""), description=data.get("description", ""),
+                    actor=actor,
+                    key=instance,
+                    name=data.get("name", ""),
+                    description=data.get("description", ""),
                     allowed_users=self._allowed_users() if instance.organization_id else None,
                 )
                 self.result = services.KeySetResult(key=key, created=False)
@@ -125,12 +149,30 @@ class ProviderKeyAdmin(TeamScopedAdmin):
     form = ProviderKeyForm
     team_can_add = True
     team_can_delete = True
-    list_display = ("key_id", "owner", "provider", "last4", "status", "usage_count", "last_used_at", "updated_at")
+    list_display = (
+        "key_id",
+        "owner",
+        "provider",
+        "last4",
+        "status",
+        "usage_count",
+        "last_used_at",
+        "updated_at",
+    )
     list_filter = ("provider", "status")
     # Never the secret: it is not searchable.
     search_fields = ("key_id", "name", "user__username", "organization__slug")
-    readonly_fields = ("key_id", "last4", "status", "status_reason", "last_validated_at", "usage_count",
-                       "last_used_at", "created_at", "updated_at")
+    readonly_fields = (
+        "key_id",
+        "last4",
+        "status",
+        "status_reason",
+        "last_validated_at",
+        "usage_count",
+        "last_used_at",
+        "created_at",
+        "updated_at",
+    )
     fieldsets = (
         (None, {"fields": ("provider", "owner_user", "organization", "name", "description")}),
         ("Secret", {"fields": ("secret",)}),
@@ -160,13 +202,16 @@ class ProviderKeyAdmin(TeamScopedAdmin):
     @method_decorator(sensitive_post_parameters("secret"))
     @csrf_protect_m
     def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         # Deliberately not wrapped in a transaction (ModelAdmin's default is): saving a key may call
         # the provider to validate it, and a provider call must never hold a transaction open.
         # The service owns its own transaction.
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined,no-any-return]
 
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
         return form.result.key  # already stored by the service in form.clean()
@@ -188,7 +233,8 @@ class ProviderKeyAdmin(TeamScopedAdmin):
 
 class ApiTokenAddForm(forms.ModelForm):
     user = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True), to_field_name="username",
+        queryset=User.objects.filter(is_active=True),
+        to_field_name="username",
         widget=forms.TextInput(attrs={"placeholder": "username"}),
     )
 
@@ -221,19 +267,28 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if change:
             return
         token, plaintext = services.api_token_create(
-            user=form.cleaned_data["user"], name=form.cleaned_data["name"],
-            expires_at=form.cleaned_data.get("expires_at"), actor=request.user,  # type: ignore[arg-type]
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            actor=request.user,  # type: ignore[arg-type]
         )
         obj.pk = token.pk
         # Shown once on the next page; never stored, never put in a message or a cookie.
         request._byok_new_token = plaintext  # type: ignore[attr-defined]
 
-    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
         plaintext = getattr(request, "_byok_new_token", None)
         if plaintext is None:
             return super().response_add(request, obj, post_url_continue)
-        context = {**self.admin_site.each_context(request), "token": plaintext, "obj": obj,
-                   "opts": self.model._meta, "title": "API token created"}
+        context = {
+            **self.admin_site.each_context(request),
+            "token": plaintext,
+            "obj": obj,
+            "opts": self.model._meta,
+            "title": "API token created",
+        }
         response = TemplateResponse(request, "admin/byok_keys/apitoken/created.html", context)
         response["Cache-Control"] = "no-store"
         return response
@@ -253,7 +308,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(TeamScopedAdmin):
     team_can_change = False
-    list_display = ("created_at", "actor_label", "action", "target_type", "target_id", "organization", "ip_address")
+    list_display = (
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_id",
+        "organization",
+        "ip_address",
+    )
     list_filter = ("action", "target_type", "created_at")
     search_fields = ("target_id", "actor_label", "action")
     date_hierarchy = "created_at"

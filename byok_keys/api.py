@@ -3,7 +3,7 @@ the documented JSON. Every response carries ``success``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -18,13 +18,17 @@ from byok_keys.services import KeyOwner
 from common.errors import ServiceError
 from groups import selectors as group_selectors
 from groups import services as group_services
-from groups.models import Membership
+from groups.models import Membership, User
 from groups.roles import Cap
 from providers.registry import all_adapter_classes, provider_public_dict
 
 ERROR_SCHEMA = inline_serializer(
     "Error",
-    {"success": serializers.BooleanField(), "error": serializers.CharField(), "code": serializers.CharField()},
+    {
+        "success": serializers.BooleanField(),
+        "error": serializers.CharField(),
+        "code": serializers.CharField(),
+    },
 )
 
 
@@ -42,15 +46,20 @@ class ByokAPIView(APIView):
             )
         super().initial(request, *args, **kwargs)
 
+    @property
+    def caller(self) -> User:
+        """The authenticated user (the default permission class guarantees one)."""
+        return cast(User, self.request.user)
+
 
 class KeyInput(serializers.Serializer):
-    apiKey = serializers.JSONField(required=False, help_text="The key, or an object of config fields.")  # noqa: N815
+    apiKey = serializers.JSONField(required=False, help_text="The key, or an object of config fields.")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 class GroupKeyInput(KeyInput):
-    allowedUsers = serializers.JSONField(  # noqa: N815
+    allowedUsers = serializers.JSONField(
         required=False, help_text='"all" (default) or a list of member usernames.'
     )
 
@@ -104,17 +113,20 @@ class ProvidersView(ByokAPIView):
 class KeysView(ByokAPIView):
     @extend_schema(summary="Your keys, your groups' keys, and which providers you can use")
     def get(self, request: Request) -> Response:
-        return Response({"success": True, **selectors.keys_overview(user=request.user)})
+        return Response({"success": True, **selectors.keys_overview(user=self.caller)})
 
 
 class UserKeyView(ByokAPIView):
-    @extend_schema(summary="Store or replace your key for a provider", request=KeyInput,
-                   responses={200: None, 201: None, 400: OpenApiResponse(ERROR_SCHEMA)})
+    @extend_schema(
+        summary="Store or replace your key for a provider",
+        request=KeyInput,
+        responses={200: None, 201: None, 400: OpenApiResponse(ERROR_SCHEMA)},
+    )
     def post(self, request: Request, provider: str) -> Response:
         data = _parse(KeyInput, request)
         result = services.provider_key_set(
-            actor=request.user,
-            owner=KeyOwner(user=request.user),
+            actor=self.caller,
+            owner=KeyOwner(user=self.caller),
             provider=provider,
             raw=data.get("apiKey"),
             name=data.get("name", ""),
@@ -122,21 +134,26 @@ class UserKeyView(ByokAPIView):
         )
         return _key_saved(result)
 
-    @extend_schema(summary="Remove your key for a provider", responses={200: None, 404: OpenApiResponse(ERROR_SCHEMA)})
+    @extend_schema(
+        summary="Remove your key for a provider", responses={200: None, 404: OpenApiResponse(ERROR_SCHEMA)}
+    )
     def delete(self, request: Request, provider: str) -> Response:
-        key = selectors.user_key_get(user=request.user, provider=provider)
-        services.provider_key_delete(actor=request.user, key=key)
+        key = selectors.user_key_get(user=self.caller, provider=provider)
+        services.provider_key_delete(actor=self.caller, key=key)
         return Response({"success": True, "message": f"Removed {provider} key"})
 
 
 class GroupKeyView(ByokAPIView):
-    @extend_schema(summary="Store or replace a group's key (owners/admins)", request=GroupKeyInput,
-                   responses={200: None, 201: None, 400: OpenApiResponse(ERROR_SCHEMA)})
+    @extend_schema(
+        summary="Store or replace a group's key (owners/admins)",
+        request=GroupKeyInput,
+        responses={200: None, 201: None, 400: OpenApiResponse(ERROR_SCHEMA)},
+    )
     def post(self, request: Request, group_id: str, provider: str) -> Response:
-        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.MANAGE_KEYS)
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
         data = _parse(GroupKeyInput, request)
         result = services.provider_key_set(
-            actor=request.user,
+            actor=self.caller,
             owner=KeyOwner(organization=org),
             provider=provider,
             raw=data.get("apiKey"),
@@ -148,19 +165,19 @@ class GroupKeyView(ByokAPIView):
 
     @extend_schema(summary="Remove a group's key (owners/admins)")
     def delete(self, request: Request, group_id: str, provider: str) -> Response:
-        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.MANAGE_KEYS)
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
         key = selectors.group_key_get(organization=org, provider=provider)
-        services.provider_key_delete(actor=request.user, key=key)
+        services.provider_key_delete(actor=self.caller, key=key)
         return Response({"success": True, "message": f"Removed {provider} key from group {org.slug}"})
 
 
 class GroupMemberView(ByokAPIView):
     @extend_schema(summary="Add a member or change their role (owners/admins)", request=MemberInput)
     def post(self, request: Request, group_id: str, user_id: str) -> Response:
-        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.MANAGE_MEMBERS)
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_MEMBERS)
         data = _parse(MemberInput, request)
         membership, created = group_services.membership_set(
-            actor=request.user, org=org, username=user_id, role=data.get("role")
+            actor=self.caller, org=org, username=user_id, role=data.get("role")
         )
         return Response(
             {"success": True, "groupId": org.slug, "userId": user_id, "role": membership.role},
@@ -169,15 +186,15 @@ class GroupMemberView(ByokAPIView):
 
     @extend_schema(summary="Remove a member (owners/admins; never the last owner)")
     def delete(self, request: Request, group_id: str, user_id: str) -> Response:
-        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.MANAGE_MEMBERS)
-        group_services.membership_remove(actor=request.user, org=org, username=user_id)
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_MEMBERS)
+        group_services.membership_remove(actor=self.caller, org=org, username=user_id)
         return Response({"success": True, "message": f"Removed {user_id} from group {org.slug}"})
 
 
 class GroupsView(ByokAPIView):
     @extend_schema(summary="Your groups")
     def get(self, request: Request) -> Response:
-        memberships = group_selectors.groups_for_user(user=request.user)
+        memberships = group_selectors.groups_for_user(user=self.caller)
         return Response(
             {
                 "success": True,
@@ -186,7 +203,7 @@ class GroupsView(ByokAPIView):
                         "id": m.organization.slug,
                         "name": m.organization.name,
                         "role": m.role,
-                        "isDefault": m.organization_id == request.user.default_group_id,
+                        "isDefault": m.organization_id == self.caller.default_group_id,
                     }
                     for m in memberships
                 ],
@@ -196,7 +213,7 @@ class GroupsView(ByokAPIView):
     @extend_schema(summary="Create a group (you become its owner)", request=GroupCreateInput)
     def post(self, request: Request) -> Response:
         data = _parse(GroupCreateInput, request)
-        org = group_services.group_create(actor=request.user, slug=data["id"], name=data.get("name", ""))
+        org = group_services.group_create(actor=self.caller, slug=data["id"], name=data.get("name", ""))
         return Response(
             {"success": True, "group": {"id": org.slug, "name": org.name, "role": Membership.Role.OWNER}},
             status=status.HTTP_201_CREATED,
@@ -206,11 +223,11 @@ class GroupsView(ByokAPIView):
 class GroupDetailView(ByokAPIView):
     @extend_schema(summary="A group's members and key metadata (members only)")
     def get(self, request: Request, group_id: str) -> Response:
-        org, _ = group_selectors.group_access(user=request.user, slug=group_id, need=Cap.VIEW)
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.VIEW)
         return Response({"success": True, "group": selectors.group_detail(organization=org)})
 
 
 class StatsView(ByokAPIView):
     @extend_schema(summary="Counts of your keys and their usage")
     def get(self, request: Request) -> Response:
-        return Response({"success": True, "stats": selectors.key_stats(user=request.user)})
+        return Response({"success": True, "stats": selectors.key_stats(user=self.caller)})

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from byok_keys.models import AuditEvent
 from common.context import current_ip
 from groups.models import Organization, User
-
-from byok_keys.models import AuditEvent
 
 
 def audit_record(

@@ -45,7 +45,11 @@ class ProviderKey(models.Model):
 
     key_id = models.CharField(max_length=120, unique=True, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="provider_keys"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="provider_keys",
     )
     organization = models.ForeignKey(
         "groups.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="provider_keys"
@@ -59,7 +63,9 @@ class ProviderKey(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNVERIFIED)
     status_reason = models.CharField(max_length=300, blank=True)
     last_validated_at = models.DateTimeField(null=True, blank=True)
-    invalid_checks = models.PositiveIntegerField(default=0, help_text="Consecutive checks that found it invalid.")
+    invalid_checks = models.PositiveIntegerField(
+        default=0, help_text="Consecutive checks that found it invalid."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -98,9 +104,9 @@ class ProviderKey(models.Model):
 
     @property
     def owner_label(self) -> str:
-        if self.organization_id is not None:
+        if self.organization is not None:
             return f"group:{self.organization.slug}"
-        return f"user:{self.user.username}" if self.user_id else "?"
+        return f"user:{self.user.username}" if self.user is not None else "?"
 
     def aad(self) -> bytes:
         """Associated data binding the sealed secret to this record (key id, owner, provider)."""
@@ -114,7 +120,9 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_label = models.CharField(max_length=150, blank=True, help_text="Username, kept if the user is deleted.")
+    actor_label = models.CharField(
+        max_length=150, blank=True, help_text="Username, kept if the user is deleted."
+    )
     action = models.CharField(max_length=64, db_index=True)
     target_type = models.CharField(max_length=32)
     target_id = models.CharField(max_length=150)
@@ -129,6 +137,6 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_id}"
-
-
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_id}"
+        )

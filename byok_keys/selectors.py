@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from byok_keys.models import ProviderKey
 from common.errors import NotFound
@@ -16,8 +16,8 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def key_metadata(key: ProviderKey) -> dict[str, Any]:
-    """The public shape of a key. ``allowed_users`` must be prefetched for group keys."""
+def key_metadata(key: ProviderKey, allowed: list[str] | None = None) -> dict[str, Any]:
+    """The public shape of a key; ``allowed`` lists a group key's allowed usernames."""
     data: dict[str, Any] = {
         "keyId": key.key_id,
         "provider": key.provider,
@@ -32,23 +32,41 @@ def key_metadata(key: ProviderKey) -> dict[str, Any]:
         "lastValidatedAt": _iso(key.last_validated_at),
         "usageCount": key.usage_count,
     }
-    if key.organization_id is not None:
+    if key.organization is not None:
         data["groupId"] = key.organization.slug
-        data["allowedUsers"] = (
-            "all" if key.allow_all_members else sorted(u.username for u in key.allowed_users.all())
-        )
+        data["allowedUsers"] = "all" if key.allow_all_members else sorted(allowed or [])
     return data
 
 
-def group_key_allows(key: ProviderKey, user: User) -> bool:
-    """Whether ``user`` (a member) may use group key ``key``. ``allowed_users`` should be prefetched."""
-    return key.allow_all_members or any(u.pk == user.pk for u in key.allowed_users.all())
+def group_key_allows(key: ProviderKey, user: User, allowed: list[str] | None = None) -> bool:
+    """Whether ``user`` (a member) may use group key ``key``."""
+    if key.allow_all_members:
+        return True
+    if allowed is None:
+        allowed = allowed_usernames(key_ids=[key.pk]).get(key.pk, [])
+    return user.username in allowed
+
+
+def allowed_usernames(
+    *, key_ids: list[int] | None = None, org_ids: list[int] | None = None, member: User | None = None
+) -> dict[int, list[str]]:
+    """Key pk -> allowed usernames, in one query whatever the number of keys (never N+1)."""
+    through = ProviderKey.allowed_users.through
+    rows = through.objects.all()
+    if key_ids is not None:
+        rows = rows.filter(providerkey_id__in=key_ids)
+    if org_ids is not None:
+        rows = rows.filter(providerkey__organization_id__in=org_ids)
+    if member is not None:
+        rows = rows.filter(providerkey__organization__memberships__user=member)
+    result: dict[int, list[str]] = {}
+    for key_pk, username in rows.values_list("providerkey_id", "user__username"):
+        result.setdefault(key_pk, []).append(username)
+    return result
 
 
 def group_keys_queryset() -> QuerySet[ProviderKey]:
-    return ProviderKey.objects.select_related("organization").prefetch_related(
-        Prefetch("allowed_users", queryset=User.objects.only("id", "username"))
-    )
+    return ProviderKey.objects.select_related("organization")
 
 
 def keys_overview(*, user: User) -> dict[str, Any]:
@@ -56,13 +74,23 @@ def keys_overview(*, user: User) -> dict[str, Any]:
     memberships = list(
         Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug")
     )
-    org_ids = [m.organization_id for m in memberships]
     user_keys = list(ProviderKey.objects.filter(user=user).order_by("provider"))
-    group_keys = list(group_keys_queryset().filter(organization_id__in=org_ids).order_by("organization__slug", "provider"))
-    default_group = next((m.organization for m in memberships if m.organization_id == user.default_group_id), None)
+    # Filtered through the membership join (not a list of ids), so the query count is the same
+    # for a user with no groups as for a user with many.
+    group_keys = list(
+        group_keys_queryset()
+        .filter(organization__memberships__user=user)
+        .order_by("organization__slug", "provider")
+    )
+    default_group = next(
+        (m.organization for m in memberships if m.organization_id == user.default_group_id), None
+    )
 
+    allowed = allowed_usernames(member=user)
     user_providers = {k.provider for k in user_keys}
-    usable_group_providers = {k.provider for k in group_keys if group_key_allows(k, user)}
+    usable_group_providers = {
+        k.provider for k in group_keys if group_key_allows(k, user, allowed.get(k.pk, []))
+    }
     providers = [
         {
             "provider": cls.spec.id,
@@ -74,8 +102,8 @@ def keys_overview(*, user: User) -> dict[str, Any]:
     ]
     group_key_dicts = []
     for key in group_keys:
-        data = key_metadata(key)
-        data["usableByMe"] = group_key_allows(key, user)
+        data = key_metadata(key, allowed.get(key.pk))
+        data["usableByMe"] = group_key_allows(key, user, allowed.get(key.pk, []))
         group_key_dicts.append(data)
     return {
         "userId": user.username,
@@ -102,14 +130,19 @@ def group_key_get(*, organization: Organization, provider: str) -> ProviderKey:
 
 
 def group_detail(*, organization: Organization) -> dict[str, Any]:
-    members = Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
+    members = (
+        Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
+    )
     keys = group_keys_queryset().filter(organization=organization)
+    allowed = allowed_usernames(org_ids=[organization.pk])
     return {
         "id": organization.slug,
         "name": organization.name,
         "createdAt": _iso(organization.created_at),
-        "members": [{"userId": m.user.username, "role": m.role, "joinedAt": _iso(m.created_at)} for m in members],
-        "keys": [key_metadata(k) for k in keys],
+        "members": [
+            {"userId": m.user.username, "role": m.role, "joinedAt": _iso(m.created_at)} for m in members
+        ],
+        "keys": [key_metadata(k, allowed.get(k.pk)) for k in keys],
     }
 
 

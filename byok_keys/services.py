@@ -35,7 +35,9 @@ def api_token_create(
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("The expiry must be in the future.", code="invalid_expiry")
     plaintext, lookup_id, digest = tokens.generate()
-    token = ApiToken.objects.create(user=user, name=name, lookup_id=lookup_id, digest=digest, expires_at=expires_at)
+    token = ApiToken.objects.create(
+        user=user, name=name, lookup_id=lookup_id, digest=digest, expires_at=expires_at
+    )
     audit_record(
         actor=actor or user,
         action="token.created",
@@ -108,14 +110,20 @@ def provider_credential_parse(*, provider: str, raw: object) -> Credential:
         raise InvalidInput(str(exc), code="unknown_provider") from None
     if raw is None or raw == "":
         raise InvalidInput(
-            "apiKey is required: send {\"apiKey\": \"<your provider key>\"}"
-            + (" (for this provider an object of its config fields)." if adapter_cls.spec.requires_config else "."),
+            'apiKey is required: send {"apiKey": "<your provider key>"}'
+            + (
+                " (for this provider an object of its config fields)."
+                if adapter_cls.spec.requires_config
+                else "."
+            ),
             code="missing_api_key",
         )
     try:
         return adapter_cls.parse_credential(raw)
     except CredentialFormatError as exc:
-        raise InvalidInput(exc.message, code=exc.code, extra={"field": exc.field} if exc.field else None) from None
+        raise InvalidInput(
+            exc.message, code=exc.code, extra={"field": exc.field} if exc.field else None
+        ) from None
 
 
 def _new_key_id(*, owner: KeyOwner, provider: str) -> str:
@@ -134,9 +142,9 @@ def _resolve_allowed_users(*, organization: Organization, allowed: object) -> li
     wanted = sorted(set(allowed))
     members = {
         m.user.username: m.user
-        for m in Membership.objects.filter(organization=organization, user__username__in=wanted).select_related(
-            "user"
-        )
+        for m in Membership.objects.filter(
+            organization=organization, user__username__in=wanted
+        ).select_related("user")
     }
     missing = [name for name in wanted if name not in members]
     if missing:
@@ -264,7 +272,9 @@ def provider_key_set_status(*, key: ProviderKey, status: str, reason: str, actor
 
 def provider_key_record_use(*, key_pk: int) -> None:
     """Count one use atomically in the database (no lost updates under concurrency)."""
-    ProviderKey.objects.filter(pk=key_pk).update(usage_count=F("usage_count") + 1, last_used_at=timezone.now())
+    ProviderKey.objects.filter(pk=key_pk).update(
+        usage_count=F("usage_count") + 1, last_used_at=timezone.now()
+    )
 
 
 @dataclass(frozen=True)
@@ -330,8 +340,11 @@ def provider_key_update_metadata(
         organization=locked.organization,
         details={
             "name": locked.name,
-            **({"allowedUsers": "all" if allowed is None else [u.username for u in allowed]}
-               if locked.organization is not None else {}),
+            **(
+                {"allowedUsers": "all" if allowed is None else [u.username for u in allowed]}
+                if locked.organization is not None
+                else {}
+            ),
         },
     )
     return locked

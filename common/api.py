@@ -34,8 +34,11 @@ def _first_message(detail: Any) -> str:
 
 
 _DRF_CODES: list[tuple[type[exceptions.APIException], str, str | None]] = [
-    (exceptions.NotAuthenticated, "not_authenticated",
-     "Authentication required: send 'Authorization: Bearer <API token>' or sign in."),
+    (
+        exceptions.NotAuthenticated,
+        "not_authenticated",
+        "Authentication required: send 'Authorization: Bearer <API token>' or sign in.",
+    ),
     (exceptions.AuthenticationFailed, "invalid_token", None),
     (exceptions.PermissionDenied, "forbidden", None),
     (exceptions.NotFound, "not_found", None),

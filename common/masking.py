@@ -17,8 +17,10 @@ _HEADER_RE = re.compile(
 # Key-shaped strings: provider prefixes, our own API tokens, AWS ids, and long opaque tokens.
 _KEY_RES = [
     re.compile(r"\bbyokt_[A-Za-z0-9]+\.[A-Za-z0-9_-]+"),
-    re.compile(r"\b(sk-ant-|sk-or-v1-|sk-proj-|sk-svcacct-|sk-admin-|sk-|sk_|xai-|gsk_|pplx-|r8_|tgp_v1_|fw_|"
-               r"dapi|cfut_|cfat_|esecret_|AIza|AQ\.|ABSK|bedrock-api-key-)[A-Za-z0-9_\-.+/=]{8,}"),
+    re.compile(
+        r"\b(sk-ant-|sk-or-v1-|sk-proj-|sk-svcacct-|sk-admin-|sk-|sk_|xai-|gsk_|pplx-|r8_|tgp_v1_|fw_|"
+        r"dapi|cfut_|cfat_|esecret_|AIza|AQ\.|ABSK|bedrock-api-key-)[A-Za-z0-9_\-.+/=]{8,}"
+    ),
     re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
     re.compile(r"([?&](key|api_key|apikey|token|access_token)=)[^&\s]+", re.IGNORECASE),
 ]

@@ -73,7 +73,7 @@ class MembershipInline(admin.TabularInline):
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)
-        formset.actor = request.user
+        formset.actor = request.user  # type: ignore[attr-defined]
         return formset
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -130,3 +130,5 @@ class OrganizationAdmin(TeamScopedAdmin):
             data = inline_form.cleaned_data
             if data and data.get("DELETE") and inline_form.instance.pk:
                 services.membership_remove(actor=actor, org=org, username=inline_form.instance.user.username)  # type: ignore[arg-type]
+        # The admin's change message reads these; the audit log has the details.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []

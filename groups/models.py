@@ -23,7 +23,9 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=64, unique=True, help_text="The groupId used in URLs.")
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
-    members = models.ManyToManyField(User, through="Membership", related_name="organizations")
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
+        User, through="Membership", related_name="organizations"
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -16,9 +16,7 @@ def group_access(*, user: User, slug: str, need: Cap = Cap.VIEW) -> tuple[Organi
     but may not act on is a 403.
     """
     org = Organization.objects.filter(slug=slug).first()
-    membership = (
-        Membership.objects.filter(user=user, organization=org).first() if org is not None else None
-    )
+    membership = Membership.objects.filter(user=user, organization=org).first() if org is not None else None
     staff = is_platform_staff(user)
     if org is None or (membership is None and not staff):
         raise NotFound(f"Group '{slug}' was not found among your groups.", code="group_not_found")

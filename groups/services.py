@@ -30,7 +30,9 @@ def group_create(*, actor: User, slug: str, name: str) -> Organization:
         with transaction.atomic():
             org = Organization.objects.create(slug=slug, name=name)
     except IntegrityError:
-        raise Conflict(f"A group with id '{slug}' already exists; choose another id.", code="group_exists") from None
+        raise Conflict(
+            f"A group with id '{slug}' already exists; choose another id.", code="group_exists"
+        ) from None
     audit_record(actor=actor, action="group.created", target_type="group", target_id=slug, organization=org)
     _membership_create(actor=actor, org=org, user=actor, role=Membership.Role.OWNER)
     return org
@@ -65,7 +67,9 @@ def _check_role_change_allowed(*, actor: User, org: Organization, role: str, cur
 
 
 @transaction.atomic
-def membership_set(*, actor: User, org: Organization, username: str, role: str | None = None) -> tuple[Membership, bool]:
+def membership_set(
+    *, actor: User, org: Organization, username: str, role: str | None = None
+) -> tuple[Membership, bool]:
     """Add ``username`` to ``org`` (default role member) or change the role. Returns (membership, created)."""
     role = role or Membership.Role.MEMBER
     if role not in Membership.Role.values:

@@ -165,7 +165,7 @@ class ProviderAdapter:
         pattern = cls.spec.key_pattern or LOOSE_KEY_PATTERN
         if not re.fullmatch(pattern, key):
             raise CredentialFormatError(
-                f"This does not look like a {cls.spec.name} key. {cls.spec.key_hint}".strip(),
+                f"This does not look like a key for {cls.spec.name}. {cls.spec.key_hint}".strip(),
                 code="invalid_key_format",
             )
         return key
@@ -263,6 +263,8 @@ def check_url_shape(value: str, *, field_name: str) -> str:
         )
     if parts.username or parts.password:
         raise CredentialFormatError(
-            f"'{field_name}' must not contain a user name or password.", code="invalid_config", field=field_name
+            f"'{field_name}' must not contain a user name or password.",
+            code="invalid_config",
+            field=field_name,
         )
     return value.rstrip("/")

@@ -29,15 +29,24 @@ def test_malformed_previous_key_is_reported() -> None:
 def _run_python(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BYOK_", "DJANGO_"))}
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env={**base, **env}, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
 def test_production_settings_refuse_to_start_without_a_master_key() -> None:
     result = _run_python(
         "import django; django.setup()",
-        {"DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
-         "DJANGO_ALLOWED_HOSTS": "example.com", "PYTHONPATH": str(ROOT)},
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DJANGO_ALLOWED_HOSTS": "example.com",
+            "PYTHONPATH": str(ROOT),
+        },
         ROOT,
     )
     assert result.returncode != 0
@@ -48,10 +57,16 @@ def test_encryption_key_file_is_read(tmp_path: Path) -> None:
     key_file = tmp_path / "master.key"
     key_file.write_text("ab" * 32 + "\n")
     result = _run_python(
-        "import django; django.setup(); from django.conf import settings; print(settings.BYOK_ENCRYPTION_KEY)",
-        {"DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
-         "DJANGO_ALLOWED_HOSTS": "example.com", "BYOK_ENCRYPTION_KEY_FILE": str(key_file),
-         "DATABASE_URL": "sqlite:///" + str(tmp_path / "db.sqlite3"), "PYTHONPATH": str(ROOT)},
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.BYOK_ENCRYPTION_KEY)",
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DJANGO_ALLOWED_HOSTS": "example.com",
+            "BYOK_ENCRYPTION_KEY_FILE": str(key_file),
+            "DATABASE_URL": "sqlite:///" + str(tmp_path / "db.sqlite3"),
+            "PYTHONPATH": str(ROOT),
+        },
         ROOT,
     )
     assert result.returncode == 0, result.stderr

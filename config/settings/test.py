@@ -5,7 +5,7 @@ from __future__ import annotations
 from .base import *  # noqa: F403
 from .base import env
 
-SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+SECRET_KEY = "test-secret-key-not-for-production"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
@@ -13,9 +13,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "byok-test"}}
 BYOK_ENCRYPTION_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
-BYOK_PREVIOUS_ENCRYPTION_KEYS: list[str] = []
-BYOK_BASE_URL_OVERRIDES: dict[str, str] = {}
-BYOK_ALLOWED_PRIVATE_HOSTS: list[str] = []
+BYOK_PREVIOUS_ENCRYPTION_KEYS = []
+BYOK_BASE_URL_OVERRIDES = {}
+BYOK_ALLOWED_PRIVATE_HOSTS = []
 BYOK_ALLOW_INSECURE_URLS = False
 BYOK_ALLOW_SYSTEM_KEYS = False
 BYOK_HTTP_RETRIES = 0

@@ -96,11 +96,17 @@ class BaseAdapter(ProviderAdapter):
 
     @classmethod
     def check_field(cls, spec_field: ConfigField, value: object) -> str:
-        if spec_field.kind is FieldKind.SECRET:
-            cleaned = clean_key_string(value, what=f"'{spec_field.name}'")
-            if not looks_masked(cleaned):
-                cls.check_key_kind(cleaned, field=spec_field.name)
-        return super().check_field(spec_field, value)
+        try:
+            if spec_field.kind is FieldKind.SECRET:
+                cleaned = clean_key_string(value, what=f"'{spec_field.name}'")
+                if not looks_masked(cleaned):
+                    cls.check_key_kind(cleaned, field=spec_field.name)
+            return super().check_field(spec_field, value)
+        except CredentialFormatError as error:
+            # clean_key_string() does not know the field; the API reports errors per field.
+            if error.field is None:
+                error.field = spec_field.name
+            raise
 
     @classmethod
     def check_key_kind(cls, key: str, *, field: str | None = None) -> None:

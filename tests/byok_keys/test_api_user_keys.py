@@ -71,7 +71,16 @@ def test_get_keys_lists_metadata_and_has_user_key(api: APIClient, owner: User) -
     (key,) = body["keys"]
     assert key["name"] == "Claude"
     assert key["last4"] == ANTHROPIC_KEY[-4:]
-    assert set(key) >= {"keyId", "provider", "description", "status", "createdAt", "updatedAt", "lastUsedAt", "usageCount"}
+    assert set(key) >= {
+        "keyId",
+        "provider",
+        "description",
+        "status",
+        "createdAt",
+        "updatedAt",
+        "lastUsedAt",
+        "usageCount",
+    }
     assert ANTHROPIC_KEY not in json.dumps(body)
 
 
@@ -97,8 +106,12 @@ def test_delete_without_a_key_is_404(api: APIClient) -> None:
         ("openai", {"apiKey": ""}, "missing_api_key", "apiKey is required"),
         ("openai", {"apiKey": "hello"}, "invalid_key_format", "OpenAI"),
         ("openai", {"apiKey": "sk-proj-abc def-ghijklmnopqrstuvwxyz"}, "invalid_key_format", "whitespace"),
-        ("azure", {"apiKey": {"endpoint_url": "https://x.openai.azure.com", "api_key": "a" * 32}},
-         "missing_config_field", "deployment_id"),
+        (
+            "azure",
+            {"apiKey": {"endpoint_url": "https://x.openai.azure.com", "api_key": "a" * 32}},
+            "missing_config_field",
+            "deployment_id",
+        ),
         ("openai", {"apiKey": OPENAI_KEY, "name": "x" * 201}, "invalid_request", "name"),
         ("octoai", {"apiKey": "octo-" + "a" * 30}, "provider_discontinued", "2024-10-31"),
     ],
@@ -152,10 +165,17 @@ def test_body_too_large_is_413(api: APIClient) -> None:
 def test_no_token_is_401(db: Any) -> None:
     response = APIClient().get("/api/byok/keys")
     assert response.status_code == 401
-    assert response.json() == {"success": False, "error": response.json()["error"], "code": "not_authenticated"}
+    assert response.json() == {
+        "success": False,
+        "error": response.json()["error"],
+        "code": "not_authenticated",
+    }
 
 
-@pytest.mark.parametrize("header", ["Bearer byokt_aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "Bearer nonsense", "Bearer "])
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer byokt_aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "Bearer nonsense", "Bearer "],
+)
 def test_bad_token_is_401(db: Any, header: str) -> None:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=header)

@@ -76,7 +76,12 @@ REFERENCE_BASE_URLS = {
 }
 
 # Base URLs that come from the user's own config field.
-USER_URL_PROVIDERS = {"azure": "endpoint_url", "databricks": "workspace_url", "lepton": "base_url", "ollama": "base_url"}
+USER_URL_PROVIDERS = {
+    "azure": "endpoint_url",
+    "databricks": "workspace_url",
+    "lepton": "base_url",
+    "ollama": "base_url",
+}
 
 CONFIG_PROVIDERS = {"azure", "bedrock", "cloudflare", "databricks", "lepton", "ollama"}
 
@@ -234,7 +239,9 @@ def test_config_spec_fields_are_consistent(adapter_cls: type[ProviderAdapter]) -
         ("ollama", "base_url", "OLLAMA_HOST"),
     ],
 )
-def test_config_field_reads_the_usual_environment_variable(provider_id: str, field_name: str, env_var: str) -> None:
+def test_config_field_reads_the_usual_environment_variable(
+    provider_id: str, field_name: str, env_var: str
+) -> None:
     assert dict(REGISTRY[provider_id].spec.env_config)[field_name] == env_var
 
 
@@ -251,7 +258,8 @@ def test_status_carries_what_a_user_needs_to_know(adapter_cls: type[ProviderAdap
 
 def test_statuses_match_the_reference() -> None:
     by_status = {
-        status: {pid for pid, cls in REGISTRY.items() if cls.spec.status is status} for status in ProviderStatus
+        status: {pid for pid, cls in REGISTRY.items() if cls.spec.status is status}
+        for status in ProviderStatus
     }
     assert by_status[ProviderStatus.DISCONTINUED] == {"anyscale", "octoai"}
     assert by_status[ProviderStatus.LEGACY] == {"lepton", "inflection"}
@@ -261,7 +269,10 @@ def test_statuses_match_the_reference() -> None:
 
 
 def test_only_perplexity_and_inflection_need_a_billed_call_to_validate() -> None:
-    assert {pid for pid, cls in REGISTRY.items() if cls.spec.validation_billed} == {"perplexity", "inflection"}
+    assert {pid for pid, cls in REGISTRY.items() if cls.spec.validation_billed} == {
+        "perplexity",
+        "inflection",
+    }
 
 
 # ---- the public provider list ------------------------------------------------------------------
@@ -278,7 +289,12 @@ def test_public_dict_has_exactly_the_documented_keys_and_is_json(adapter_cls: ty
 
 def test_public_dict_of_a_config_provider_lists_its_fields() -> None:
     public = provider_public_dict(REGISTRY["azure"])
-    assert [f["name"] for f in public["configFields"]] == ["endpoint_url", "api_key", "deployment_id", "api_version"]
+    assert [f["name"] for f in public["configFields"]] == [
+        "endpoint_url",
+        "api_key",
+        "deployment_id",
+        "api_version",
+    ]
     api_version = public["configFields"][3]
     assert api_version["required"] is False and api_version["kind"] == "text"
     assert public["authStyle"] == "api-key"

@@ -1,0 +1,19 @@
+"""gunicorn settings: threaded workers, because LLM calls are slow I/O and a sync worker per call
+would stall. Every value can be overridden with the environment variables below."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# Above BYOK_INFERENCE_TIMEOUT, so a slow provider call finishes before the worker is killed.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "180"))
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+# The access log never carries the Authorization header; query strings carry no keys by design.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'

@@ -1,0 +1,294 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.contrib.admin.sites import site
+from django.test import Client
+from django.urls import reverse
+
+from byok_keys.models import ApiToken, AuditEvent, ProviderKey
+from byok_keys.services import KeyOwner, api_token_create, provider_key_set
+from groups.models import Membership, Organization, User
+from groups.services import group_create
+from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+
+
+@pytest.fixture
+def admin_client(superuser: User) -> Client:
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def populated(owner: User, member: User, group: Organization, superuser: User) -> dict[str, Any]:
+    user_key = provider_key_set(
+        actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY
+    ).key
+    group_key = provider_key_set(
+        actor=owner, owner=KeyOwner(organization=group), provider="anthropic", raw=ANTHROPIC_KEY
+    ).key
+    token, _ = api_token_create(user=owner, name="t")
+    return {"user_key": user_key, "group_key": group_key, "token": token}
+
+
+def _objects(populated: dict[str, Any], owner: User, group: Organization) -> dict[type, Any]:
+    return {
+        ProviderKey: populated["group_key"],
+        ApiToken: populated["token"],
+        AuditEvent: AuditEvent.objects.first(),
+        Organization: group,
+        User: owner,
+    }
+
+
+@pytest.mark.parametrize("model", list(site._registry), ids=lambda m: m._meta.label)
+def test_admin_changelist_add_and_change_pages_render(
+    admin_client: Client, populated: dict[str, Any], owner: User, group: Organization, model: Any
+) -> None:
+    opts = model._meta
+    assert (
+        admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
+    )
+    add = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
+    assert add.status_code in (200, 403)  # 403: audit events cannot be added
+    obj = _objects(populated, owner, group).get(model)
+    if obj is not None:
+        change = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+        assert change.status_code == 200
+        assert OPENAI_KEY not in change.content.decode()
+        assert ANTHROPIC_KEY not in change.content.decode()
+
+
+def test_key_list_shows_last4_never_secret_or_ciphertext(
+    admin_client: Client, populated: dict[str, Any]
+) -> None:
+    page = admin_client.get(reverse("admin:byok_keys_providerkey_changelist")).content.decode()
+    key = populated["user_key"]
+    assert key.last4 in page
+    assert OPENAI_KEY not in page
+    assert key.sealed_secret not in page
+    assert "byok:v1:" not in page
+
+
+def test_admin_adds_a_key_through_the_service(admin_client: Client, owner: User) -> None:
+    response = admin_client.post(
+        reverse("admin:byok_keys_providerkey_add"),
+        {
+            "provider": "openai",
+            "owner_user": owner.username,
+            "organization": "",
+            "name": "From admin",
+            "description": "",
+            "secret": OPENAI_KEY,
+            "allowed_users_text": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    key = ProviderKey.objects.get(user=owner, provider="openai")
+    assert key.name == "From admin"
+    assert key.last4 == OPENAI_KEY[-4:]
+    assert AuditEvent.objects.filter(action="key.created", target_id=key.key_id, actor_label="root").exists()
+
+
+def test_admin_refuses_a_malformed_key_with_the_service_message(admin_client: Client, owner: User) -> None:
+    response = admin_client.post(
+        reverse("admin:byok_keys_providerkey_add"),
+        {"provider": "openai", "owner_user": owner.username, "secret": "nope", "name": ""},
+    )
+    assert response.status_code == 200
+    assert "does not look like a key for OpenAI" in response.content.decode()
+    assert "nope" not in response.content.decode().split("errorlist")[1][:200]
+    assert not ProviderKey.objects.exists()
+
+
+def test_admin_change_without_secret_keeps_the_secret(
+    admin_client: Client, populated: dict[str, Any]
+) -> None:
+    key = populated["group_key"]
+    response = admin_client.post(
+        reverse("admin:byok_keys_providerkey_change", args=[key.pk]),
+        {"name": "Renamed", "description": "d", "secret": "", "allowed_users_text": "mia"},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    key.refresh_from_db()
+    assert key.name == "Renamed"
+    assert key.sealed_secret == populated["group_key"].sealed_secret
+    assert [u.username for u in key.allowed_users.all()] == ["mia"]
+
+
+def test_admin_creates_a_token_and_shows_it_once(admin_client: Client, owner: User) -> None:
+    response = admin_client.post(
+        reverse("admin:byok_keys_apitoken_add"), {"user": owner.username, "name": "ci"}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    token = ApiToken.objects.get(user=owner, name="ci")
+    assert f"byokt_{token.lookup_id}." in page
+    plaintext = page.split('id="new-token"')[1].split(">")[1].split("<")[0]
+    from byok_keys import tokens
+
+    assert tokens.matches(plaintext, token.digest)
+    # Shown once: the change page never shows it again.
+    change = admin_client.get(reverse("admin:byok_keys_apitoken_change", args=[token.pk])).content.decode()
+    assert plaintext not in change
+
+
+def test_admin_revokes_tokens(admin_client: Client, populated: dict[str, Any]) -> None:
+    token = populated["token"]
+    response = admin_client.post(
+        reverse("admin:byok_keys_apitoken_changelist"),
+        {"action": "revoke_tokens", "_selected_action": [token.pk]},
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert AuditEvent.objects.filter(action="token.revoked").exists()
+
+
+def test_admin_membership_inline_goes_through_the_service(
+    admin_client: Client, group: Organization, outsider: User, owner: User
+) -> None:
+    membership = Membership.objects.get(organization=group, user=owner)
+    data = {
+        "name": "Acme",
+        "memberships-TOTAL_FORMS": "2",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": str(membership.pk),
+        "memberships-0-organization": str(group.pk),
+        "memberships-0-user": owner.username,
+        "memberships-0-role": "owner",
+        "memberships-1-organization": str(group.pk),
+        "memberships-1-user": outsider.username,
+        "memberships-1-role": "member",
+    }
+    response = admin_client.post(reverse("admin:groups_organization_change", args=[group.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Membership.objects.filter(organization=group, user=outsider, role="member").exists()
+    assert AuditEvent.objects.filter(action="membership.added", target_id="acme/oscar").exists()
+
+
+# ---- Team administrators -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def team_admin_client(owner: User, group: Organization, populated: dict[str, Any], make_user: Any) -> Client:
+    owner.is_staff = True
+    owner.save()
+    other_owner = make_user("zed")
+    other = group_create(actor=other_owner, slug="other", name="Other")
+    provider_key_set(actor=other_owner, owner=KeyOwner(organization=other), provider="openai", raw=OPENAI_KEY)
+    provider_key_set(
+        actor=other_owner, owner=KeyOwner(user=other_owner), provider="anthropic", raw=ANTHROPIC_KEY
+    )
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+def test_team_admin_sees_only_their_groups_and_group_keys(
+    team_admin_client: Client, populated: dict[str, Any]
+) -> None:
+    groups_page = team_admin_client.get(reverse("admin:groups_organization_changelist")).content.decode()
+    assert "acme" in groups_page and "other" not in groups_page
+    keys_page = team_admin_client.get(reverse("admin:byok_keys_providerkey_changelist")).content.decode()
+    assert populated["group_key"].key_id in keys_page
+    assert "group:other" not in keys_page
+    assert populated["user_key"].key_id not in keys_page  # not even their own personal key
+    assert "user:zed" not in keys_page
+    other = Organization.objects.get(slug="other")
+    assert team_admin_client.get(
+        reverse("admin:groups_organization_change", args=[other.pk])
+    ).status_code in (302, 403, 404)
+    other_key = ProviderKey.objects.get(organization=other)
+    assert team_admin_client.get(
+        reverse("admin:byok_keys_providerkey_change", args=[other_key.pk])
+    ).status_code in (302, 403, 404)
+
+
+def test_team_admin_cannot_reach_users_or_tokens(team_admin_client: Client) -> None:
+    assert team_admin_client.get(reverse("admin:groups_user_changelist")).status_code == 403
+    assert team_admin_client.get(reverse("admin:byok_keys_apitoken_changelist")).status_code == 403
+
+
+def test_team_admin_adds_a_key_only_to_their_group(team_admin_client: Client, group: Organization) -> None:
+    other = Organization.objects.get(slug="other")
+    refused = team_admin_client.post(
+        reverse("admin:byok_keys_providerkey_add"),
+        {"provider": "groq", "organization": str(other.pk), "secret": "gsk_" + "a" * 52},
+    )
+    assert refused.status_code == 200
+    assert not ProviderKey.objects.filter(organization=other, provider="groq").exists()
+    accepted = team_admin_client.post(
+        reverse("admin:byok_keys_providerkey_add"),
+        {
+            "provider": "groq",
+            "organization": str(group.pk),
+            "secret": "gsk_" + "a" * 52,
+            "allowed_users_text": "all",
+        },
+    )
+    assert accepted.status_code == 302, accepted.context["adminform"].form.errors
+    assert ProviderKey.objects.filter(organization=group, provider="groq").exists()
+
+
+def test_group_member_with_staff_flag_but_no_admin_role_sees_nothing(
+    member: User, populated: dict[str, Any]
+) -> None:
+    member.is_staff = True
+    member.save()
+    client = Client()
+    client.force_login(member)
+    assert client.get(reverse("admin:byok_keys_providerkey_changelist")).status_code == 403
+
+
+def test_group_member_add_of_owner_by_admin_is_refused_in_admin(
+    group_admin: User, group: Organization, outsider: User
+) -> None:
+    group_admin.is_staff = True
+    group_admin.save()
+    client = Client()
+    client.force_login(group_admin)
+    memberships = list(Membership.objects.filter(organization=group).order_by("pk"))
+    data: dict[str, str] = {
+        "name": "Acme",
+        "memberships-TOTAL_FORMS": str(len(memberships) + 1),
+        "memberships-INITIAL_FORMS": str(len(memberships)),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    for i, m in enumerate(memberships):
+        data.update(
+            {
+                f"memberships-{i}-id": str(m.pk),
+                f"memberships-{i}-organization": str(group.pk),
+                f"memberships-{i}-user": m.user.username,
+                f"memberships-{i}-role": m.role,
+            }
+        )
+    n = len(memberships)
+    data.update(
+        {
+            f"memberships-{n}-organization": str(group.pk),
+            f"memberships-{n}-user": outsider.username,
+            f"memberships-{n}-role": "owner",
+        }
+    )
+    response = client.post(reverse("admin:groups_organization_change", args=[group.pk]), data)
+    assert response.status_code == 200
+    assert "Only group owners" in response.content.decode()
+    assert not Membership.objects.filter(user=outsider).exists()
+
+
+def test_audit_events_are_read_only(admin_client: Client, populated: dict[str, Any]) -> None:
+    event = AuditEvent.objects.first()
+    assert event is not None
+    response = admin_client.post(
+        reverse("admin:byok_keys_auditevent_change", args=[event.pk]), {"action": "x"}
+    )
+    assert response.status_code == 403
+    assert json.dumps(event.details).find(OPENAI_KEY) == -1
