@@ -38,9 +38,7 @@ class ProviderKeyForm(forms.ModelForm):
         label="Owner (user)",
         help_text="For a personal key: the user's username. Leave empty for a group key.",
     )
-    organization = forms.ModelChoiceField(
-        queryset=Organization.objects.all(), required=False, label="Owner (group)"
-    )
+    organization = forms.ModelChoiceField(queryset=Organization.objects.all(), required=False, label="Owner (group)")
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         required=False,
@@ -75,9 +73,7 @@ class ProviderKeyForm(forms.ModelForm):
             self.fields["organization"].initial = instance.organization_id
             if instance.organization_id:
                 self.initial["allowed_users_text"] = (
-                    "all"
-                    if instance.allow_all_members
-                    else ", ".join(u.username for u in instance.allowed_users.all())
+                    "all" if instance.allow_all_members else ", ".join(u.username for u in instance.allowed_users.all())
                 )
         else:
             self.fields["secret"].required = True
@@ -117,9 +113,7 @@ class ProviderKeyForm(forms.ModelForm):
                 )
             elif data.get("secret"):
                 owner = (
-                    KeyOwner(user=instance.user)
-                    if instance.user_id
-                    else KeyOwner(organization=instance.organization)
+                    KeyOwner(user=instance.user) if instance.user_id else KeyOwner(organization=instance.organization)
                 )
                 self.result = services.provider_key_set(
                     actor=actor,
@@ -276,9 +270,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         # Shown once on the next page; never stored, never put in a message or a cookie.
         request._byok_new_token = plaintext  # type: ignore[attr-defined]
 
-    def response_add(
-        self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
-    ) -> HttpResponse:
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
         plaintext = getattr(request, "_byok_new_token", None)
         if plaintext is None:
             return super().response_add(request, obj, post_url_continue)

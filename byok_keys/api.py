@@ -59,9 +59,7 @@ class KeyInput(serializers.Serializer):
 
 
 class GroupKeyInput(KeyInput):
-    allowedUsers = serializers.JSONField(
-        required=False, help_text='"all" (default) or a list of member usernames.'
-    )
+    allowedUsers = serializers.JSONField(required=False, help_text='"all" (default) or a list of member usernames.')
 
 
 class MemberInput(serializers.Serializer):
@@ -105,9 +103,7 @@ class ProvidersView(ByokAPIView):
 
     @extend_schema(summary="List supported providers")
     def get(self, request: Request) -> Response:
-        return Response(
-            {"success": True, "providers": [provider_public_dict(cls) for cls in all_adapter_classes()]}
-        )
+        return Response({"success": True, "providers": [provider_public_dict(cls) for cls in all_adapter_classes()]})
 
 
 class KeysView(ByokAPIView):
@@ -134,9 +130,7 @@ class UserKeyView(ByokAPIView):
         )
         return _key_saved(result)
 
-    @extend_schema(
-        summary="Remove your key for a provider", responses={200: None, 404: OpenApiResponse(ERROR_SCHEMA)}
-    )
+    @extend_schema(summary="Remove your key for a provider", responses={200: None, 404: OpenApiResponse(ERROR_SCHEMA)})
     def delete(self, request: Request, provider: str) -> Response:
         key = selectors.user_key_get(user=self.caller, provider=provider)
         services.provider_key_delete(actor=self.caller, key=key)

@@ -63,9 +63,7 @@ class ProviderKey(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNVERIFIED)
     status_reason = models.CharField(max_length=300, blank=True)
     last_validated_at = models.DateTimeField(null=True, blank=True)
-    invalid_checks = models.PositiveIntegerField(
-        default=0, help_text="Consecutive checks that found it invalid."
-    )
+    invalid_checks = models.PositiveIntegerField(default=0, help_text="Consecutive checks that found it invalid.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -120,9 +118,7 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_label = models.CharField(
-        max_length=150, blank=True, help_text="Username, kept if the user is deleted."
-    )
+    actor_label = models.CharField(max_length=150, blank=True, help_text="Username, kept if the user is deleted.")
     action = models.CharField(max_length=64, db_index=True)
     target_type = models.CharField(max_length=32)
     target_id = models.CharField(max_length=150)
@@ -137,6 +133,4 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return (
-            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_id}"
-        )
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_id}"

@@ -78,19 +78,13 @@ def keys_overview(*, user: User) -> dict[str, Any]:
     # Filtered through the membership join (not a list of ids), so the query count is the same
     # for a user with no groups as for a user with many.
     group_keys = list(
-        group_keys_queryset()
-        .filter(organization__memberships__user=user)
-        .order_by("organization__slug", "provider")
+        group_keys_queryset().filter(organization__memberships__user=user).order_by("organization__slug", "provider")
     )
-    default_group = next(
-        (m.organization for m in memberships if m.organization_id == user.default_group_id), None
-    )
+    default_group = next((m.organization for m in memberships if m.organization_id == user.default_group_id), None)
 
     allowed = allowed_usernames(member=user)
     user_providers = {k.provider for k in user_keys}
-    usable_group_providers = {
-        k.provider for k in group_keys if group_key_allows(k, user, allowed.get(k.pk, []))
-    }
+    usable_group_providers = {k.provider for k in group_keys if group_key_allows(k, user, allowed.get(k.pk, []))}
     providers = [
         {
             "provider": cls.spec.id,
@@ -130,18 +124,14 @@ def group_key_get(*, organization: Organization, provider: str) -> ProviderKey:
 
 
 def group_detail(*, organization: Organization) -> dict[str, Any]:
-    members = (
-        Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
-    )
+    members = Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
     keys = group_keys_queryset().filter(organization=organization)
     allowed = allowed_usernames(org_ids=[organization.pk])
     return {
         "id": organization.slug,
         "name": organization.name,
         "createdAt": _iso(organization.created_at),
-        "members": [
-            {"userId": m.user.username, "role": m.role, "joinedAt": _iso(m.created_at)} for m in members
-        ],
+        "members": [{"userId": m.user.username, "role": m.role, "joinedAt": _iso(m.created_at)} for m in members],
         "keys": [key_metadata(k, allowed.get(k.pk)) for k in keys],
     }
 

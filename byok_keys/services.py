@@ -16,10 +16,13 @@ from byok_keys import tokens
 from byok_keys.audit import audit_record
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ApiToken, ProviderKey
+from byok_keys.vault import adapter_for_credential, adapter_for_key
 from common.errors import Conflict, InvalidInput
 from groups.models import Membership, Organization, User
+from providers import http, ssrf, validation
 from providers.base import Credential, CredentialFormatError
 from providers.registry import UnknownProviderError, get_adapter_class
+from providers.validation import KeyStatus, ValidationResult
 
 # ---- API tokens -----------------------------------------------------------------------------
 
@@ -35,9 +38,7 @@ def api_token_create(
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("The expiry must be in the future.", code="invalid_expiry")
     plaintext, lookup_id, digest = tokens.generate()
-    token = ApiToken.objects.create(
-        user=user, name=name, lookup_id=lookup_id, digest=digest, expires_at=expires_at
-    )
+    token = ApiToken.objects.create(user=user, name=name, lookup_id=lookup_id, digest=digest, expires_at=expires_at)
     audit_record(
         actor=actor or user,
         action="token.created",
@@ -111,19 +112,13 @@ def provider_credential_parse(*, provider: str, raw: object) -> Credential:
     if raw is None or raw == "":
         raise InvalidInput(
             'apiKey is required: send {"apiKey": "<your provider key>"}'
-            + (
-                " (for this provider an object of its config fields)."
-                if adapter_cls.spec.requires_config
-                else "."
-            ),
+            + (" (for this provider an object of its config fields)." if adapter_cls.spec.requires_config else "."),
             code="missing_api_key",
         )
     try:
         return adapter_cls.parse_credential(raw)
     except CredentialFormatError as exc:
-        raise InvalidInput(
-            exc.message, code=exc.code, extra={"field": exc.field} if exc.field else None
-        ) from None
+        raise InvalidInput(exc.message, code=exc.code, extra={"field": exc.field} if exc.field else None) from None
 
 
 def _new_key_id(*, owner: KeyOwner, provider: str) -> str:
@@ -142,9 +137,7 @@ def _resolve_allowed_users(*, organization: Organization, allowed: object) -> li
     wanted = sorted(set(allowed))
     members = {
         m.user.username: m.user
-        for m in Membership.objects.filter(
-            organization=organization, user__username__in=wanted
-        ).select_related("user")
+        for m in Membership.objects.filter(organization=organization, user__username__in=wanted).select_related("user")
     }
     missing = [name for name in wanted if name not in members]
     if missing:
@@ -190,9 +183,7 @@ def provider_key_store(
         .first()
     )
     previous_key_id = existing.key_id if existing else None
-    key = existing or ProviderKey(
-        user=owner.user, organization=owner.organization, provider=provider, created_by=actor
-    )
+    key = existing or ProviderKey(user=owner.user, organization=owner.organization, provider=provider, created_by=actor)
     key.key_id = _new_key_id(owner=owner, provider=provider)  # a new secret gets a new keyId
     key.name = name
     key.description = description
@@ -250,31 +241,78 @@ def provider_key_delete(*, actor: User, key: ProviderKey) -> None:
 
 
 @transaction.atomic
-def provider_key_set_status(*, key: ProviderKey, status: str, reason: str, actor: User | None) -> ProviderKey:
-    """Record a validation result; a status change is an audit event."""
+def provider_key_record_check(
+    *, key: ProviderKey, result: ValidationResult, actor: User | None, strikes_to_invalidate: int = 1
+) -> ProviderKey:
+    """Record a live check of a stored key.
+
+    - ``unverified`` (network trouble, 5xx, 429) changes nothing: nothing was learnt about the key;
+    - ``invalid`` marks the key invalid once ``strikes_to_invalidate`` checks in a row found it invalid
+      (the scheduled revalidation uses 2, so one glitch never disables a key);
+    - any other result is stored with the time of the check.
+    Every status change is an audit event.
+    """
     locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
+    if result.status is KeyStatus.UNVERIFIED:
+        return locked
     previous = locked.status
-    locked.status = status
-    locked.status_reason = reason[:300]
-    locked.last_validated_at = timezone.now()
-    locked.save(update_fields=["status", "status_reason", "last_validated_at", "updated_at"])
-    if previous != status:
+    now = timezone.now()
+    if result.status is KeyStatus.INVALID:
+        locked.invalid_checks += 1
+        if locked.invalid_checks >= strikes_to_invalidate:
+            locked.status = ProviderKey.Status.INVALID
+            locked.status_reason = result.reason[:300]
+        else:
+            locked.status_reason = (
+                f"A check found the key invalid ({result.reason}) It becomes invalid if the next check agrees."
+            )[:300]
+    else:
+        locked.invalid_checks = 0
+        locked.status = result.status.value
+        locked.status_reason = result.reason[:300]
+    locked.last_validated_at = now
+    locked.save(update_fields=["status", "status_reason", "invalid_checks", "last_validated_at", "updated_at"])
+    if previous != locked.status:
         audit_record(
             actor=actor,
             action="key.status_changed",
             target_type="provider_key",
             target_id=locked.key_id,
             organization=locked.organization,
-            details={"from": previous, "to": status, "reason": reason[:300]},
+            details={"from": previous, "to": locked.status, "reason": result.reason[:300]},
         )
     return locked
 
 
+def credential_check(*, provider: str, credential: Credential) -> ValidationResult:
+    """Check a parsed credential live (no transaction may be open: this calls the provider).
+
+    A user-supplied URL that the SSRF guard refuses is a 400 ``unsafe_url`` that says why.
+    """
+    adapter = adapter_for_credential(provider, credential)
+    try:
+        if adapter.url_from_user:
+            ssrf.check_url(adapter.base_url(), allow_http=bool(adapter.spec.extra.get("allow_http")))
+        return validation.validate(adapter)
+    except (ssrf.UnsafeURLError, http.UnsafeDestination) as exc:
+        raise InvalidInput(str(exc), code="unsafe_url") from None
+
+
+def provider_key_check(*, key: ProviderKey, actor: User | None, strikes_to_invalidate: int = 1) -> ValidationResult:
+    """Check a stored key live and record the result."""
+    adapter = adapter_for_key(key)
+    try:
+        result = validation.validate(adapter)
+    except http.UnsafeDestination as exc:
+        # The stored URL is no longer allowed (policy changed): the key cannot be used.
+        result = ValidationResult(KeyStatus.INVALID, str(exc))
+    provider_key_record_check(key=key, result=result, actor=actor, strikes_to_invalidate=strikes_to_invalidate)
+    return result
+
+
 def provider_key_record_use(*, key_pk: int) -> None:
     """Count one use atomically in the database (no lost updates under concurrency)."""
-    ProviderKey.objects.filter(pk=key_pk).update(
-        usage_count=F("usage_count") + 1, last_used_at=timezone.now()
-    )
+    ProviderKey.objects.filter(pk=key_pk).update(usage_count=F("usage_count") + 1, last_used_at=timezone.now())
 
 
 @dataclass(frozen=True)
@@ -301,8 +339,15 @@ def provider_key_set(
     """
     credential = provider_credential_parse(provider=provider, raw=raw)
     if owner.organization is not None:
-        # Check allowedUsers before anything else happens, so a bad list costs nothing.
+        # Check allowedUsers before calling the provider, so a bad list costs nothing.
         _resolve_allowed_users(organization=owner.organization, allowed=allowed_users)
+    result = credential_check(provider=provider, credential=credential)
+    if result.status is KeyStatus.INVALID:
+        raise InvalidInput(
+            f"{get_adapter_class(provider).spec.name} rejected this key: {result.reason} Nothing was stored.",
+            code="invalid_key",
+            extra={"status": result.status.value, "reason": result.reason},
+        )
     key, created = provider_key_store(
         actor=actor,
         owner=owner,
@@ -311,8 +356,14 @@ def provider_key_set(
         name=name,
         description=description,
         allowed_users=allowed_users,
+        status=result.status.value,
+        status_reason=result.reason,
+        validated_at=None if result.status is KeyStatus.UNVERIFIED else timezone.now(),
     )
-    return KeySetResult(key=key, created=created)
+    warning = None
+    if result.status is KeyStatus.UNVERIFIED:
+        warning = f"The key was stored but could not be verified: {result.reason}"
+    return KeySetResult(key=key, created=created, warning=warning)
 
 
 @transaction.atomic

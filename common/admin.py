@@ -26,9 +26,7 @@ def managed_groups(request: HttpRequest) -> QuerySet[Any]:
 
 def is_team_admin(request: HttpRequest) -> bool:
     user = request.user
-    return bool(
-        user.is_active and user.is_staff and not is_platform_staff(user) and managed_groups(request).exists()
-    )
+    return bool(user.is_active and user.is_staff and not is_platform_staff(user) and managed_groups(request).exists())
 
 
 class TeamScopedAdmin(admin.ModelAdmin):
@@ -52,10 +50,7 @@ class TeamScopedAdmin(admin.ModelAdmin):
     def _team_allows(self, request: HttpRequest, obj: Model | None, flag: bool) -> bool:
         if not (flag and is_team_admin(request)):
             return False
-        return (
-            obj is None
-            or self.scope_queryset(request, self.model._default_manager.filter(pk=obj.pk)).exists()
-        )
+        return obj is None or self.scope_queryset(request, self.model._default_manager.filter(pk=obj.pk)).exists()
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return super().has_module_permission(request) or is_team_admin(request)

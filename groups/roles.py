@@ -31,9 +31,7 @@ MANAGE_ALL_PERMISSION = "groups.manage_all_groups"
 
 def is_platform_staff(user: object) -> bool:
     return bool(
-        getattr(user, "is_active", False)
-        and getattr(user, "is_staff", False)
-        and user.has_perm(MANAGE_ALL_PERMISSION)  # type: ignore[attr-defined]
+        getattr(user, "is_active", False) and getattr(user, "is_staff", False) and user.has_perm(MANAGE_ALL_PERMISSION)  # type: ignore[attr-defined]
     )
 
 

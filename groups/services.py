@@ -19,8 +19,7 @@ def group_create(*, actor: User, slug: str, name: str) -> Organization:
     slug = (slug or "").strip()
     if not _SLUG_RE.match(slug):
         raise InvalidInput(
-            "Group id must be 2-63 characters: lowercase letters, digits, '-' or '_', starting with a "
-            "letter or digit.",
+            "Group id must be 2-63 characters: lowercase letters, digits, '-' or '_', starting with a letter or digit.",
             code="invalid_group_id",
         )
     name = (name or "").strip() or slug
@@ -30,9 +29,7 @@ def group_create(*, actor: User, slug: str, name: str) -> Organization:
         with transaction.atomic():
             org = Organization.objects.create(slug=slug, name=name)
     except IntegrityError:
-        raise Conflict(
-            f"A group with id '{slug}' already exists; choose another id.", code="group_exists"
-        ) from None
+        raise Conflict(f"A group with id '{slug}' already exists; choose another id.", code="group_exists") from None
     audit_record(actor=actor, action="group.created", target_type="group", target_id=slug, organization=org)
     _membership_create(actor=actor, org=org, user=actor, role=Membership.Role.OWNER)
     return org

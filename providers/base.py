@@ -12,7 +12,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import requests
+
+    from providers.http import OutboundRequest
+    from providers.validation import ValidationResult
 
 # A credential is the provider's key as a string, or for providers with config fields a dict of
 # field name -> string value.
@@ -196,8 +202,7 @@ class ProviderAdapter:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise CredentialFormatError(
-                f"Unknown field(s) for {cls.spec.name}: {', '.join(unknown)}. "
-                f"Expected: {', '.join(sorted(known))}.",
+                f"Unknown field(s) for {cls.spec.name}: {', '.join(unknown)}. Expected: {', '.join(sorted(known))}.",
                 code="invalid_config",
                 field=unknown[0],
             )
@@ -233,6 +238,69 @@ class ProviderAdapter:
                 field=spec_field.name,
             )
         return cleaned
+
+    # ---- calling the provider -------------------------------------------------------------
+    @property
+    def url_from_user(self) -> bool:
+        """The base URL comes from the credential (Azure, Databricks, Lepton, Ollama)."""
+        return bool(self.spec.extra.get("base_url_field"))
+
+    def base_url(self) -> str:
+        field_name = self.spec.extra.get("base_url_field")
+        if field_name and isinstance(self.credential, dict) and self.credential.get(field_name):
+            return self.credential[field_name].rstrip("/")
+        from providers.registry import effective_base_url
+
+        return effective_base_url(self.spec).rstrip("/")
+
+    def secret(self) -> str:
+        if isinstance(self.credential, str):
+            return self.credential
+        return self.credential.get(self.spec.secret_field or "", "")
+
+    def auth_headers(self) -> dict[str, str]:
+        secret = self.secret()
+        if not secret:
+            return {}
+        style = self.spec.auth_style
+        if style is AuthStyle.X_API_KEY:
+            return {"x-api-key": secret}
+        if style is AuthStyle.API_KEY_HEADER:
+            return {"api-key": secret}
+        if style is AuthStyle.GOOGLE:
+            return {"x-goog-api-key": secret}
+        if style is AuthStyle.NONE:
+            return {}
+        return {"Authorization": f"Bearer {secret}"}
+
+    def build_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        url: str | None = None,
+    ) -> OutboundRequest:
+        from providers.http import OutboundRequest
+
+        return OutboundRequest(
+            method=method,
+            url=url or f"{self.base_url()}{path}",
+            headers={"Accept": "application/json", **self.auth_headers(), **(headers or {})},
+            json=json,
+            user_supplied_url=self.url_from_user,
+            allow_http=bool(self.spec.extra.get("allow_http")),
+        )
+
+    def validation_request(self) -> OutboundRequest | None:
+        """The cheapest authenticated request that proves the key, or None if there is none."""
+        return None
+
+    def interpret_validation(self, response: requests.Response) -> ValidationResult:
+        from providers.validation import default_interpretation
+
+        return default_interpretation(response, provider_name=self.spec.name)
 
     # ---- display ------------------------------------------------------------------------
     @classmethod

@@ -24,9 +24,7 @@ def admin_client(superuser: User) -> Client:
 
 @pytest.fixture
 def populated(owner: User, member: User, group: Organization, superuser: User) -> dict[str, Any]:
-    user_key = provider_key_set(
-        actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY
-    ).key
+    user_key = provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY).key
     group_key = provider_key_set(
         actor=owner, owner=KeyOwner(organization=group), provider="anthropic", raw=ANTHROPIC_KEY
     ).key
@@ -49,9 +47,7 @@ def test_admin_changelist_add_and_change_pages_render(
     admin_client: Client, populated: dict[str, Any], owner: User, group: Organization, model: Any
 ) -> None:
     opts = model._meta
-    assert (
-        admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
-    )
+    assert admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
     add = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
     assert add.status_code in (200, 403)  # 403: audit events cannot be added
     obj = _objects(populated, owner, group).get(model)
@@ -62,9 +58,7 @@ def test_admin_changelist_add_and_change_pages_render(
         assert ANTHROPIC_KEY not in change.content.decode()
 
 
-def test_key_list_shows_last4_never_secret_or_ciphertext(
-    admin_client: Client, populated: dict[str, Any]
-) -> None:
+def test_key_list_shows_last4_never_secret_or_ciphertext(admin_client: Client, populated: dict[str, Any]) -> None:
     page = admin_client.get(reverse("admin:byok_keys_providerkey_changelist")).content.decode()
     key = populated["user_key"]
     assert key.last4 in page
@@ -104,9 +98,7 @@ def test_admin_refuses_a_malformed_key_with_the_service_message(admin_client: Cl
     assert not ProviderKey.objects.exists()
 
 
-def test_admin_change_without_secret_keeps_the_secret(
-    admin_client: Client, populated: dict[str, Any]
-) -> None:
+def test_admin_change_without_secret_keeps_the_secret(admin_client: Client, populated: dict[str, Any]) -> None:
     key = populated["group_key"]
     response = admin_client.post(
         reverse("admin:byok_keys_providerkey_change", args=[key.pk]),
@@ -120,9 +112,7 @@ def test_admin_change_without_secret_keeps_the_secret(
 
 
 def test_admin_creates_a_token_and_shows_it_once(admin_client: Client, owner: User) -> None:
-    response = admin_client.post(
-        reverse("admin:byok_keys_apitoken_add"), {"user": owner.username, "name": "ci"}
-    )
+    response = admin_client.post(reverse("admin:byok_keys_apitoken_add"), {"user": owner.username, "name": "ci"})
     assert response.status_code == 200
     page = response.content.decode()
     token = ApiToken.objects.get(user=owner, name="ci")
@@ -182,17 +172,13 @@ def team_admin_client(owner: User, group: Organization, populated: dict[str, Any
     other_owner = make_user("zed")
     other = group_create(actor=other_owner, slug="other", name="Other")
     provider_key_set(actor=other_owner, owner=KeyOwner(organization=other), provider="openai", raw=OPENAI_KEY)
-    provider_key_set(
-        actor=other_owner, owner=KeyOwner(user=other_owner), provider="anthropic", raw=ANTHROPIC_KEY
-    )
+    provider_key_set(actor=other_owner, owner=KeyOwner(user=other_owner), provider="anthropic", raw=ANTHROPIC_KEY)
     client = Client()
     client.force_login(owner)
     return client
 
 
-def test_team_admin_sees_only_their_groups_and_group_keys(
-    team_admin_client: Client, populated: dict[str, Any]
-) -> None:
+def test_team_admin_sees_only_their_groups_and_group_keys(team_admin_client: Client, populated: dict[str, Any]) -> None:
     groups_page = team_admin_client.get(reverse("admin:groups_organization_changelist")).content.decode()
     assert "acme" in groups_page and "other" not in groups_page
     keys_page = team_admin_client.get(reverse("admin:byok_keys_providerkey_changelist")).content.decode()
@@ -201,13 +187,17 @@ def test_team_admin_sees_only_their_groups_and_group_keys(
     assert populated["user_key"].key_id not in keys_page  # not even their own personal key
     assert "user:zed" not in keys_page
     other = Organization.objects.get(slug="other")
-    assert team_admin_client.get(
-        reverse("admin:groups_organization_change", args=[other.pk])
-    ).status_code in (302, 403, 404)
+    assert team_admin_client.get(reverse("admin:groups_organization_change", args=[other.pk])).status_code in (
+        302,
+        403,
+        404,
+    )
     other_key = ProviderKey.objects.get(organization=other)
-    assert team_admin_client.get(
-        reverse("admin:byok_keys_providerkey_change", args=[other_key.pk])
-    ).status_code in (302, 403, 404)
+    assert team_admin_client.get(reverse("admin:byok_keys_providerkey_change", args=[other_key.pk])).status_code in (
+        302,
+        403,
+        404,
+    )
 
 
 def test_team_admin_cannot_reach_users_or_tokens(team_admin_client: Client) -> None:
@@ -236,9 +226,7 @@ def test_team_admin_adds_a_key_only_to_their_group(team_admin_client: Client, gr
     assert ProviderKey.objects.filter(organization=group, provider="groq").exists()
 
 
-def test_group_member_with_staff_flag_but_no_admin_role_sees_nothing(
-    member: User, populated: dict[str, Any]
-) -> None:
+def test_group_member_with_staff_flag_but_no_admin_role_sees_nothing(member: User, populated: dict[str, Any]) -> None:
     member.is_staff = True
     member.save()
     client = Client()
@@ -287,8 +275,6 @@ def test_group_member_add_of_owner_by_admin_is_refused_in_admin(
 def test_audit_events_are_read_only(admin_client: Client, populated: dict[str, Any]) -> None:
     event = AuditEvent.objects.first()
     assert event is not None
-    response = admin_client.post(
-        reverse("admin:byok_keys_auditevent_change", args=[event.pk]), {"action": "x"}
-    )
+    response = admin_client.post(reverse("admin:byok_keys_auditevent_change", args=[event.pk]), {"action": "x"})
     assert response.status_code == 403
     assert json.dumps(event.details).find(OPENAI_KEY) == -1

@@ -57,8 +57,7 @@ def test_encryption_key_file_is_read(tmp_path: Path) -> None:
     key_file = tmp_path / "master.key"
     key_file.write_text("ab" * 32 + "\n")
     result = _run_python(
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.BYOK_ENCRYPTION_KEY)",
+        "import django; django.setup(); from django.conf import settings; print(settings.BYOK_ENCRYPTION_KEY)",
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "DJANGO_SECRET_KEY": "x" * 50,

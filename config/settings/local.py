@@ -31,9 +31,7 @@ def _local_secret(filename: str, make: str, announce: str | None = None) -> str:
     return make
 
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="") or _local_secret(
-    "django-secret-key", secrets.token_urlsafe(50)
-)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="") or _local_secret("django-secret-key", secrets.token_urlsafe(50))
 if not BYOK_ENCRYPTION_KEY:
     BYOK_ENCRYPTION_KEY = _local_secret(
         "byok-master.key",

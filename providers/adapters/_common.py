@@ -59,9 +59,7 @@ KEY_SIGNATURES: tuple[KeySignature, ...] = (
         "Databricks",
         re.compile(r"dapi[0-9a-f]{32}(?:-\d+)?$"),
     ),
-    KeySignature(
-        "cloudflare", "a Cloudflare API token (cfut_…/cfat_…)", "Cloudflare", re.compile(r"cf[ua]t_")
-    ),
+    KeySignature("cloudflare", "a Cloudflare API token (cfut_…/cfat_…)", "Cloudflare", re.compile(r"cf[ua]t_")),
     KeySignature(
         "bedrock",
         "an AWS access key ID (AKIA…/ASIA…)",

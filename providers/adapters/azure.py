@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
+
+if TYPE_CHECKING:
+    from providers.http import OutboundRequest
 
 # Legacy keys are 32 hex, newer ones 84 characters; Azure has changed this before, so no exact length.
 AZURE_KEY_PATTERN = r"^[A-Za-z0-9+/=]{32,100}$"
@@ -25,7 +30,6 @@ class AzureOpenAIAdapter(BaseAdapter):
                 name="endpoint_url",
                 label="Endpoint URL",
                 kind=FieldKind.URL,
-                pattern=r"^https://\S+$",
                 hint="The https:// endpoint of your resource, e.g. https://my-resource.openai.azure.com "
                 "or https://my-resource.cognitiveservices.azure.com.",
             ),
@@ -63,3 +67,8 @@ class AzureOpenAIAdapter(BaseAdapter):
         # Deployment names are the user's; these are the usual model behind them.
         example_models=("gpt-4o-mini", "gpt-4.1"),
     )
+
+    def validation_request(self) -> OutboundRequest | None:
+        # Lists the resource's models: proves the key and endpoint (not the deployment name).
+        version = self.spec.extra["validation_api_version"]
+        return self.build_request("GET", f"/openai/models?api-version={version}")

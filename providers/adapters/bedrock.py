@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import (
     AuthStyle,
@@ -10,6 +19,25 @@ from providers.base import (
     CredentialFormatError,
     FieldKind,
     ProviderSpec,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+    from providers.http import OutboundRequest
+
+# Error types (x-amzn-ErrorType header or __type in the body) that mean the credentials are bad.
+INVALID_CREDENTIAL_ERRORS = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "InvalidTokenException",
+    }
 )
 
 # Long-term keys ABSK… (base64); short-term keys bedrock-api-key-… (an encoded presigned URL, ≤12 h).
@@ -124,8 +152,7 @@ class BedrockAdapter(BaseAdapter):
             )
         if not secret:
             raise CredentialFormatError(
-                "AWS Bedrock needs the field 'secret_access_key' (Secret access key) "
-                "to go with access_key_id.",
+                "AWS Bedrock needs the field 'secret_access_key' (Secret access key) to go with access_key_id.",
                 code="missing_config_field",
                 field="secret_access_key",
             )
@@ -151,3 +178,80 @@ class BedrockAdapter(BaseAdapter):
             return super().last4(credential)
         secret = credential.get("secret_access_key") or credential.get("bedrock_api_key") or ""
         return secret[-4:] if len(secret) >= 8 else ""
+
+    # ---- calling Bedrock: SigV4 (botocore's signer) or a Bedrock API key as a Bearer token ------
+    def _config(self) -> dict[str, str]:
+        assert isinstance(self.credential, dict)
+        return self.credential
+
+    def _region(self) -> str:
+        return self._config()["region"]
+
+    def base_url(self) -> str:
+        from providers.registry import effective_base_url
+
+        return effective_base_url(self.spec).format(region=self._region()).rstrip("/")
+
+    def control_plane_url(self) -> str:
+        """``bedrock.{region}`` (model listing); an operator's BYOK_BEDROCK_BASE_URL serves both planes."""
+        from providers.registry import effective_base_url
+
+        override = effective_base_url(self.spec)
+        if override != self.spec.base_url:
+            return override.format(region=self._region()).rstrip("/")
+        return f"https://bedrock.{self._region()}.amazonaws.com"
+
+    def signed_request(self, method: str, url: str, body: Any = None) -> OutboundRequest:
+        from providers.http import OutboundRequest
+
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        config = self._config()
+        if config.get("bedrock_api_key"):
+            headers["Authorization"] = f"Bearer {config['bedrock_api_key']}"
+        else:
+            aws_request = AWSRequest(method=method, url=url, data=data or b"", headers=headers)
+            credentials = Credentials(config["access_key_id"], config["secret_access_key"], config.get("session_token"))
+            SigV4Auth(credentials, self.spec.extra["signing_service"], self._region()).add_auth(aws_request)
+            headers = {k: str(val) for k, val in aws_request.headers.items()}
+            headers.setdefault("Host", urlsplit(url).netloc)
+        return OutboundRequest(method=method, url=url, headers=headers, data=data)
+
+    def build_request(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None, url: str | None = None
+    ) -> OutboundRequest:
+        return self.signed_request(method, url or f"{self.base_url()}{path}", json)
+
+    def validation_request(self) -> OutboundRequest | None:
+        # ListFoundationModels: free, and the Bedrock API key's managed policy allows bedrock:List*.
+        return self.signed_request("GET", f"{self.control_plane_url()}/foundation-models")
+
+    @staticmethod
+    def error_type(response: requests.Response) -> str:
+        value = response.headers.get("x-amzn-ErrorType", "")
+        if not value:
+            data = response.json() if response.content and response.text.lstrip().startswith("{") else {}
+            value = str(data.get("__type", "") or data.get("Code", "")) if isinstance(data, dict) else ""
+        # "UnrecognizedClientException:http://internal.amazon.com/..." or "com.amazon...#AccessDeniedException"
+        return value.split(":")[0].split("#")[-1]
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        error = self.error_type(response)
+        if error in INVALID_CREDENTIAL_ERRORS:
+            return v.invalid(f"AWS rejected the credentials ({error}).", response.status_code)
+        if error == "AccessDeniedException":
+            return v.ValidationResult(
+                v.KeyStatus.RESTRICTED,
+                "The credentials are valid but lack Bedrock permissions (AccessDeniedException); attach a "
+                "policy allowing bedrock:InvokeModel.",
+                response.status_code,
+            )
+        if error == "ThrottlingException":
+            return v.ValidationResult(
+                v.KeyStatus.UNVERIFIED, "AWS is throttling requests (ThrottlingException); try again later.", 429
+            )
+        if response.status_code == 403 and not error:
+            return v.invalid("AWS rejected the credentials (403).", 403)
+        return super().interpret_validation(response)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
+from providers import validation as v
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import AuthStyle, ConfigField, CredentialFormatError, FieldKind, ProviderSpec
 
@@ -12,6 +14,12 @@ from providers.base import AuthStyle, ConfigField, CredentialFormatError, FieldK
 CLOUDFLARE_TOKEN_PATTERN = r"^(?:cf[ua]t_[A-Za-z0-9]{40,}|(?!cf[ua]t_)[A-Za-z0-9_-]{40,})$"
 # The Global API Key (sent as X-Auth-Key + X-Auth-Email) can do everything on the account.
 GLOBAL_API_KEY = re.compile(r"[0-9a-f]{37}")
+
+
+if TYPE_CHECKING:
+    import requests
+
+    from providers.http import OutboundRequest
 
 
 class CloudflareAdapter(BaseAdapter):
@@ -38,8 +46,7 @@ class CloudflareAdapter(BaseAdapter):
                 label="API token",
                 kind=FieldKind.SECRET,
                 pattern=CLOUDFLARE_TOKEN_PATTERN,
-                hint="An API token with Workers AI permission (cfut_… / cfat_…, "
-                "or a 40-character older token).",
+                hint="An API token with Workers AI permission (cfut_… / cfat_…, or a 40-character older token).",
             ),
         ),
         secret_field="api_token",
@@ -58,3 +65,21 @@ class CloudflareAdapter(BaseAdapter):
                 field=field,
             )
         super().check_key_kind(key, field=field)
+
+    def validation_request(self) -> OutboundRequest | None:
+        assert isinstance(self.credential, dict)
+        token = self.credential["api_token"]
+        if token.startswith("cfat_"):  # account tokens verify under their account
+            return self.build_request("GET", f"/accounts/{self.credential['account_id']}/tokens/verify")
+        return self.build_request("GET", "/user/tokens/verify")
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code in (401, 403):
+            return v.invalid(f"Cloudflare rejected the API token ({response.status_code}).", response.status_code)
+        if response.status_code == 200:
+            data = response.json() if response.content else {}
+            status = (data.get("result") or {}).get("status") if isinstance(data, dict) else None
+            if status != "active":
+                return v.invalid(f"Cloudflare reports the token's status as {status or 'unknown'}, not active.", 200)
+            return v.valid("Cloudflare verified the token (status active). Workers AI permission is not checked.")
+        return super().interpret_validation(response)

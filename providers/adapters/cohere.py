@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec
+
+if TYPE_CHECKING:
+    import requests
+
+    from providers.http import OutboundRequest
 
 
 class CohereAdapter(BaseAdapter):
@@ -19,3 +27,13 @@ class CohereAdapter(BaseAdapter):
         env_var="COHERE_API_KEY",
         example_models=("command-a-03-2025", "command-r7b-12-2024"),
     )
+
+    def validation_request(self) -> OutboundRequest | None:
+        return self.build_request("POST", "/v1/check-api-key")
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code == 200:
+            data = response.json() if response.content else {}
+            if not (isinstance(data, dict) and data.get("valid") is True):
+                return v.invalid("Cohere reports the key as not valid.", 200)
+        return super().interpret_validation(response)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
+
+if TYPE_CHECKING:
+    import requests
+
+    from providers.http import OutboundRequest
 
 # Personal access tokens are dapi + 32 hex (+ optional -N); OAuth / M2M tokens have no fixed shape,
 # so anything token-like that does not claim to be a PAT is accepted.
@@ -26,7 +34,6 @@ class DatabricksAdapter(BaseAdapter):
                 name="workspace_url",
                 label="Workspace URL",
                 kind=FieldKind.URL,
-                pattern=r"^https://\S+$",
                 hint="The https:// URL of your workspace, e.g. "
                 "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com or "
                 "https://adb-1234567890123456.7.azuredatabricks.net.",
@@ -44,3 +51,15 @@ class DatabricksAdapter(BaseAdapter):
         extra={"base_url_field": "workspace_url"},
         example_models=("databricks-meta-llama-3-3-70b-instruct", "databricks-meta-llama-3-1-8b-instruct"),
     )
+
+    def validation_request(self) -> OutboundRequest | None:
+        return self.build_request("GET", "/api/2.0/preview/scim/v2/Me")
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code in (401, 403):
+            return v.invalid(
+                f"The Databricks workspace rejected the token ({response.status_code}); check the token and "
+                "the workspace URL.",
+                response.status_code,
+            )
+        return super().interpret_validation(response)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec, ProviderStatus
+
+if TYPE_CHECKING:
+    import requests
+
+    from providers.http import OutboundRequest
 
 
 class InflectionAdapter(BaseAdapter):
@@ -23,3 +31,16 @@ class InflectionAdapter(BaseAdapter):
         validation_billed=True,
         example_models=("inflection_3_pi", "inflection_3_productivity"),
     )
+
+    def validation_request(self) -> OutboundRequest | None:
+        # Billed: only sent when BYOK_ALLOW_BILLED_VALIDATION is on (see providers.validation).
+        return self.build_request(
+            "POST",
+            "/external/api/inference",
+            json={"config": "inflection_3_pi", "context": [{"type": "Human", "text": "ping"}]},
+        )
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code in (401, 403):
+            return v.invalid(f"Inflection rejected the key ({response.status_code}).", response.status_code)
+        return super().interpret_validation(response)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from providers.adapters._common import BaseAdapter
 from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderSpec
+
+if TYPE_CHECKING:
+    from providers.http import OutboundRequest
 
 DEFAULT_OLLAMA_URL = "http://localhost:11434"
 
@@ -38,6 +43,15 @@ class OllamaAdapter(BaseAdapter):
         ),
         secret_field="api_key",
         env_config=(("base_url", "OLLAMA_HOST"), ("api_key", "OLLAMA_API_KEY")),
-        extra={"base_url_field": "base_url", "cloud_base_url": "https://ollama.com"},
+        # A local Ollama server speaks plain http; the SSRF guard still applies to its address.
+        extra={"base_url_field": "base_url", "cloud_base_url": "https://ollama.com", "allow_http": True},
         example_models=("llama3.2", "qwen2.5", "gemma3"),
     )
+
+    def auth_headers(self) -> dict[str, str]:
+        secret = self.secret()
+        return {"Authorization": f"Bearer {secret}"} if secret else {}
+
+    def validation_request(self) -> OutboundRequest | None:
+        # Reachability for a local server; with an ollama.com key, an authenticated listing.
+        return self.build_request("GET", "/api/tags" if self.secret() else "/api/version")

@@ -5,8 +5,9 @@ Facts (base URLs, key formats, validation endpoints, status) are from ``shared/p
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from providers import validation as v
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import (
     LOOSE_KEY_PATTERN,
@@ -18,7 +19,10 @@ from providers.base import (
     ProviderStatus,
 )
 
-HTTPS_URL_PATTERN = r"^https://\S+$"
+if TYPE_CHECKING:
+    import requests
+
+    from providers.http import OutboundRequest
 
 
 class OpenAICompatibleAdapter(BaseAdapter):
@@ -30,6 +34,23 @@ class OpenAICompatibleAdapter(BaseAdapter):
 
     chat_path: ClassVar[str] = "/chat/completions"
     validation_path: ClassVar[str | None] = "/models"
+    # Model for a 1-token chat when only a billed call can prove a key (BYOK_ALLOW_BILLED_VALIDATION).
+    billed_validation_model: ClassVar[str | None] = None
+
+    def validation_request(self) -> OutboundRequest | None:
+        if self.validation_path is not None:
+            return self.build_request("GET", self.validation_path)
+        if self.billed_validation_model is None:
+            return None
+        return self.build_request(
+            "POST",
+            self.chat_path,
+            json={
+                "model": self.billed_validation_model,
+                "messages": [{"role": "user", "content": "ping"}],
+                "max_tokens": 1,
+            },
+        )
 
 
 class OpenAIAdapter(OpenAICompatibleAdapter):
@@ -59,6 +80,24 @@ class OpenAIAdapter(OpenAICompatibleAdapter):
             )
         super().check_key_kind(key, field=field)
 
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        text = response.text
+        if response.status_code == 401 and ("Missing scopes" in text or "insufficient permissions" in text):
+            # A restricted project key without the models scope: valid, just not allowed to list models.
+            return v.ValidationResult(
+                v.KeyStatus.RESTRICTED,
+                "The key is valid but restricted: it lacks the scope to list models (Missing scopes). "
+                "Chat works if the key has the model.request scope.",
+                401,
+            )
+        if response.status_code == 403 and "Country, region, or territory not supported" in text:
+            return v.ValidationResult(
+                v.KeyStatus.UNVERIFIED,
+                "OpenAI refused the request from this server's country or region, so the key could not be checked.",
+                403,
+            )
+        return super().interpret_validation(response)
+
 
 class XAIAdapter(OpenAICompatibleAdapter):
     validation_path = "/api-key"
@@ -73,6 +112,16 @@ class XAIAdapter(OpenAICompatibleAdapter):
         env_var="XAI_API_KEY",
         example_models=("grok-4", "grok-3-mini"),
     )
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code == 400:
+            return v.invalid("xAI rejected the key as invalid (400). Create a new key at https://console.x.ai.", 400)
+        if response.status_code == 200:
+            data = response.json() if response.content else {}
+            flags = [name for name in ("api_key_blocked", "api_key_disabled", "team_blocked") if data.get(name)]
+            if flags:
+                return v.invalid(f"xAI reports this key as unusable ({', '.join(flags)}).", 200)
+        return super().interpret_validation(response)
 
 
 class MistralAdapter(OpenAICompatibleAdapter):
@@ -93,6 +142,7 @@ class MistralAdapter(OpenAICompatibleAdapter):
 class PerplexityAdapter(OpenAICompatibleAdapter):
     # /v1/models is declared unauthenticated, so only a billed 1-token chat proves a key.
     validation_path = None
+    billed_validation_model = "sonar"
     spec = ProviderSpec(
         id="perplexity",
         name="Perplexity",
@@ -105,6 +155,11 @@ class PerplexityAdapter(OpenAICompatibleAdapter):
         validation_billed=True,
         example_models=("sonar", "sonar-pro"),
     )
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code in (401, 403):
+            return v.invalid(f"Perplexity rejected the key ({response.status_code}).", response.status_code)
+        return super().interpret_validation(response)
 
 
 class AI21Adapter(OpenAICompatibleAdapter):
@@ -136,6 +191,15 @@ class DeepSeekAdapter(OpenAICompatibleAdapter):
         env_var="DEEPSEEK_API_KEY",
         example_models=("deepseek-chat", "deepseek-reasoner"),
     )
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code == 200 and response.content:
+            data = response.json()
+            if isinstance(data, dict) and data.get("is_available") is False:
+                return v.ValidationResult(
+                    v.KeyStatus.NO_CREDIT, "The key is valid but the DeepSeek balance is empty.", 200
+                )
+        return super().interpret_validation(response)
 
 
 class TogetherAdapter(OpenAICompatibleAdapter):
@@ -256,7 +320,6 @@ class LeptonAdapter(OpenAICompatibleAdapter):
                 name="base_url",
                 label="Endpoint URL",
                 kind=FieldKind.URL,
-                pattern=HTTPS_URL_PATTERN,
                 hint="The https:// OpenAI-compatible base URL of your endpoint, e.g. "
                 "https://llama3-1-8b.lepton.run/api/v1.",
             ),
@@ -311,6 +374,11 @@ class NovitaAdapter(OpenAICompatibleAdapter):
         example_models=("meta-llama/llama-3.1-8b-instruct", "deepseek/deepseek-v3-0324"),
     )
 
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code == 403 and "NOT_ENOUGH_BALANCE" in response.text:
+            return v.ValidationResult(v.KeyStatus.NO_CREDIT, "The key is valid but the Novita balance is empty.", 403)
+        return super().interpret_validation(response)
+
 
 class OpenRouterAdapter(OpenAICompatibleAdapter):
     validation_path = "/key"
@@ -329,3 +397,13 @@ class OpenRouterAdapter(OpenAICompatibleAdapter):
             "meta-llama/llama-3.1-8b-instruct",
         ),
     )
+
+    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+        if response.status_code == 403:
+            # A per-key budget limit: the key itself is valid.
+            return v.ValidationResult(
+                v.KeyStatus.NO_CREDIT,
+                "The key is valid but has reached its OpenRouter credit or budget limit.",
+                403,
+            )
+        return super().interpret_validation(response)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec
+
+if TYPE_CHECKING:
+    from providers.http import OutboundRequest
 
 
 class ReplicateAdapter(BaseAdapter):
@@ -18,3 +23,6 @@ class ReplicateAdapter(BaseAdapter):
         env_var="REPLICATE_API_TOKEN",
         example_models=("meta/meta-llama-3-8b-instruct", "meta/meta-llama-3-70b-instruct"),
     )
+
+    def validation_request(self) -> OutboundRequest | None:
+        return self.build_request("GET", "/account")

@@ -68,9 +68,7 @@ def test_plaintext_occurs_nowhere(client_for: Any, owner: User, group: Organizat
     for key in ProviderKey.objects.all():
         pages.append(admin.get(reverse("admin:byok_keys_providerkey_change", args=[key.pk])).content.decode())
     for event in AuditEvent.objects.all():
-        pages.append(
-            admin.get(reverse("admin:byok_keys_auditevent_change", args=[event.pk])).content.decode()
-        )
+        pages.append(admin.get(reverse("admin:byok_keys_auditevent_change", args=[event.pk])).content.decode())
     pages.append(admin.get(reverse("admin:groups_organization_change", args=[group.pk])).content.decode())
 
     database = dump_database()

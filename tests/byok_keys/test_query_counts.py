@@ -18,9 +18,7 @@ def count_queries(client: Any) -> int:
     return len(ctx.captured_queries)
 
 
-def test_get_keys_query_count_does_not_grow_with_keys_and_groups(
-    client_for: Any, owner: User, make_user: Any
-) -> None:
+def test_get_keys_query_count_does_not_grow_with_keys_and_groups(client_for: Any, owner: User, make_user: Any) -> None:
     provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY)
     client = client_for(owner)
     client.get("/api/byok/keys")  # first use of the token records last_used_at

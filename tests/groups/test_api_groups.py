@@ -13,9 +13,7 @@ from tests.conftest import GROQ_KEY, OPENAI_KEY
 ClientFor = Callable[[User], APIClient]
 
 
-def put_group_key(
-    client: APIClient, body: dict[str, Any], provider: str = "openai", group: str = "acme"
-) -> Any:
+def put_group_key(client: APIClient, body: dict[str, Any], provider: str = "openai", group: str = "acme") -> Any:
     return client.post(f"/api/byok/groups/{group}/keys/{provider}", body, format="json")
 
 
@@ -34,9 +32,7 @@ def test_owner_stores_a_group_key_for_all_members(
     assert AuditEvent.objects.filter(action="key.created", organization=group).exists()
 
 
-def test_group_admin_can_manage_group_keys(
-    client_for: ClientFor, group_admin: User, group: Organization
-) -> None:
+def test_group_admin_can_manage_group_keys(client_for: ClientFor, group_admin: User, group: Organization) -> None:
     assert put_group_key(client_for(group_admin), {"apiKey": OPENAI_KEY}).status_code == 201
     assert client_for(group_admin).delete("/api/byok/groups/acme/keys/openai").status_code == 200
     assert not ProviderKey.objects.filter(organization=group).exists()
@@ -85,9 +81,7 @@ def test_unknown_group_is_404_like_another_groups(client_for: ClientFor, owner: 
 def test_allowed_users_is_stored_and_enforced_in_has_group_key(
     client_for: ClientFor, owner: User, member: User, group_admin: User, group: Organization
 ) -> None:
-    response = put_group_key(
-        client_for(owner), {"apiKey": GROQ_KEY, "allowedUsers": ["adam"]}, provider="groq"
-    )
+    response = put_group_key(client_for(owner), {"apiKey": GROQ_KEY, "allowedUsers": ["adam"]}, provider="groq")
     assert response.status_code == 201, response.content
     key = ProviderKey.objects.get(organization=group, provider="groq")
     assert key.allow_all_members is False
@@ -114,9 +108,7 @@ def test_allowed_users_naming_a_non_member_is_refused(
     assert not ProviderKey.objects.exists()
 
 
-def test_allowed_users_of_the_wrong_type_is_refused(
-    client_for: ClientFor, owner: User, group: Organization
-) -> None:
+def test_allowed_users_of_the_wrong_type_is_refused(client_for: ClientFor, owner: User, group: Organization) -> None:
     response = put_group_key(client_for(owner), {"apiKey": OPENAI_KEY, "allowedUsers": "some"})
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_allowed_users"
@@ -140,9 +132,7 @@ def test_owner_adds_and_removes_members(
 
 def test_unknown_user_or_role_is_refused(client_for: ClientFor, owner: User, group: Organization) -> None:
     client = client_for(owner)
-    assert (
-        client.post("/api/byok/groups/acme/users/ghost", {}, format="json").json()["code"] == "user_not_found"
-    )
+    assert client.post("/api/byok/groups/acme/users/ghost", {}, format="json").json()["code"] == "user_not_found"
     response = client.post("/api/byok/groups/acme/users/olivia", {"role": "king"}, format="json")
     assert response.status_code == 400
 
@@ -154,17 +144,11 @@ def test_the_last_owner_cannot_be_removed(client_for: ClientFor, owner: User, gr
     assert Membership.objects.filter(user=owner, organization=group, role="owner").exists()
 
 
-def test_group_admin_cannot_touch_owners(
-    client_for: ClientFor, group_admin: User, owner: User, outsider: User
-) -> None:
+def test_group_admin_cannot_touch_owners(client_for: ClientFor, group_admin: User, owner: User, outsider: User) -> None:
     client = client_for(group_admin)
     assert client.delete("/api/byok/groups/acme/users/olivia").status_code == 403
-    assert (
-        client.post("/api/byok/groups/acme/users/oscar", {"role": "owner"}, format="json").status_code == 403
-    )
-    assert (
-        client.post("/api/byok/groups/acme/users/oscar", {"role": "member"}, format="json").status_code == 201
-    )
+    assert client.post("/api/byok/groups/acme/users/oscar", {"role": "owner"}, format="json").status_code == 403
+    assert client.post("/api/byok/groups/acme/users/oscar", {"role": "member"}, format="json").status_code == 201
 
 
 def test_removed_member_loses_allowed_users_entry(
@@ -175,9 +159,7 @@ def test_removed_member_loses_allowed_users_entry(
     assert not ProviderKey.objects.get(organization=group).allowed_users.exists()
 
 
-def test_create_list_and_show_groups(
-    client_for: ClientFor, owner: User, member: User, group: Organization
-) -> None:
+def test_create_list_and_show_groups(client_for: ClientFor, owner: User, member: User, group: Organization) -> None:
     client = client_for(owner)
     response = client.post("/api/byok/groups", {"id": "research", "name": "Research"}, format="json")
     assert response.status_code == 201
@@ -189,18 +171,12 @@ def test_create_list_and_show_groups(
     assert {m["userId"]: m["role"] for m in detail["members"]} == {"olivia": "owner", "mia": "member"}
 
 
-def test_duplicate_or_bad_group_id_is_refused(
-    client_for: ClientFor, owner: User, group: Organization
-) -> None:
+def test_duplicate_or_bad_group_id_is_refused(client_for: ClientFor, owner: User, group: Organization) -> None:
     client = client_for(owner)
     assert client.post("/api/byok/groups", {"id": "acme"}, format="json").status_code == 409
-    assert (
-        client.post("/api/byok/groups", {"id": "Bad Id!"}, format="json").json()["code"] == "invalid_group_id"
-    )
+    assert client.post("/api/byok/groups", {"id": "Bad Id!"}, format="json").json()["code"] == "invalid_group_id"
 
 
-def test_stats_count_group_keys(
-    client_for: ClientFor, owner: User, member: User, group: Organization
-) -> None:
+def test_stats_count_group_keys(client_for: ClientFor, owner: User, member: User, group: Organization) -> None:
     put_group_key(client_for(owner), {"apiKey": OPENAI_KEY})
     assert client_for(member).get("/api/byok/stats").json()["stats"]["groupKeys"] == 1

@@ -239,9 +239,7 @@ def test_config_spec_fields_are_consistent(adapter_cls: type[ProviderAdapter]) -
         ("ollama", "base_url", "OLLAMA_HOST"),
     ],
 )
-def test_config_field_reads_the_usual_environment_variable(
-    provider_id: str, field_name: str, env_var: str
-) -> None:
+def test_config_field_reads_the_usual_environment_variable(provider_id: str, field_name: str, env_var: str) -> None:
     assert dict(REGISTRY[provider_id].spec.env_config)[field_name] == env_var
 
 
@@ -258,8 +256,7 @@ def test_status_carries_what_a_user_needs_to_know(adapter_cls: type[ProviderAdap
 
 def test_statuses_match_the_reference() -> None:
     by_status = {
-        status: {pid for pid, cls in REGISTRY.items() if cls.spec.status is status}
-        for status in ProviderStatus
+        status: {pid for pid, cls in REGISTRY.items() if cls.spec.status is status} for status in ProviderStatus
     }
     assert by_status[ProviderStatus.DISCONTINUED] == {"anyscale", "octoai"}
     assert by_status[ProviderStatus.LEGACY] == {"lepton", "inflection"}

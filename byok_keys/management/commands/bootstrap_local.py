@@ -31,9 +31,7 @@ class Command(BaseCommand):
                     "First run: created a local admin account and an API token (shown only this once).",
                     "  Admin:     http://127.0.0.1:8000/admin/   user: admin   password: " + password,
                     "  API token: " + token,
-                    "  Try:       curl -H 'Authorization: Bearer "
-                    + token
-                    + "' http://127.0.0.1:8000/api/byok/keys",
+                    "  Try:       curl -H 'Authorization: Bearer " + token + "' http://127.0.0.1:8000/api/byok/keys",
                     "",
                 ]
             )

@@ -22,7 +22,5 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"User '{user.username}' is inactive.")
         token, plaintext = api_token_create(user=user, name=options["name"])
-        self.stderr.write(
-            f"Created API token {token.prefix}… for {user.username}; it will not be shown again."
-        )
+        self.stderr.write(f"Created API token {token.prefix}… for {user.username}; it will not be shown again.")
         self.stdout.write(plaintext)
