@@ -3,6 +3,7 @@ the documented JSON. Every response carries ``success``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from byok_keys import selectors, services
+from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner
 from common.errors import ServiceError
 from groups import selectors as group_selectors
@@ -21,6 +23,7 @@ from groups import services as group_services
 from groups.models import Membership, User
 from groups.roles import Cap
 from providers.registry import all_adapter_classes, provider_public_dict
+from providers.validation import ValidationResult
 
 ERROR_SCHEMA = inline_serializer(
     "Error",
@@ -163,6 +166,68 @@ class GroupKeyView(ByokAPIView):
         key = selectors.group_key_get(organization=org, provider=provider)
         services.provider_key_delete(actor=self.caller, key=key)
         return Response({"success": True, "message": f"Removed {provider} key from group {org.slug}"})
+
+
+class KeyTestInput(serializers.Serializer):
+    apiKey = serializers.JSONField(
+        required=False, help_text="Test this key without storing it; omit to test the stored key."
+    )
+
+
+def _test_response(provider: str, result: ValidationResult) -> Response:
+    body: dict[str, Any] = {
+        "success": True,
+        "provider": provider,
+        "status": result.status.value,
+        "reason": result.reason,
+    }
+    if result.retry_after is not None:
+        body["retryAfter"] = result.retry_after
+    return Response(body)
+
+
+def _run_key_test(*, actor: User, provider: str, data: dict[str, Any], stored: Callable[[], ProviderKey]) -> Response:
+    if data.get("apiKey") not in (None, ""):
+        # The web page's "Test" before saving: nothing is stored.
+        credential = services.provider_credential_parse(provider=provider, raw=data["apiKey"])
+        return _test_response(provider, services.credential_check(provider=provider, credential=credential))
+    key = stored()
+    result = services.provider_key_check(key=key, actor=actor)
+    key.refresh_from_db()
+    response = _test_response(provider, result)
+    response.data.update(
+        {
+            "keyId": key.key_id,
+            "keyStatus": key.status,
+            "lastValidatedAt": key.last_validated_at.isoformat() if key.last_validated_at else None,
+        }
+    )
+    return response
+
+
+class UserKeyTestView(ByokAPIView):
+    @extend_schema(summary="Test your stored key (or a key in the body, without storing it)", request=KeyTestInput)
+    def post(self, request: Request, provider: str) -> Response:
+        data = _parse(KeyTestInput, request)
+        return _run_key_test(
+            actor=self.caller,
+            provider=provider,
+            data=data,
+            stored=lambda: selectors.user_key_get(user=self.caller, provider=provider),
+        )
+
+
+class GroupKeyTestView(ByokAPIView):
+    @extend_schema(summary="Test a group's stored key (owners/admins)", request=KeyTestInput)
+    def post(self, request: Request, group_id: str, provider: str) -> Response:
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
+        data = _parse(KeyTestInput, request)
+        return _run_key_test(
+            actor=self.caller,
+            provider=provider,
+            data=data,
+            stored=lambda: selectors.group_key_get(organization=org, provider=provider),
+        )
 
 
 class GroupMemberView(ByokAPIView):

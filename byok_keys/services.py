@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from byok_keys import tokens
 from byok_keys.audit import audit_record
+from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ApiToken, ProviderKey
 from byok_keys.vault import adapter_for_credential, adapter_for_key
@@ -298,14 +299,23 @@ def credential_check(*, provider: str, credential: Credential) -> ValidationResu
         raise InvalidInput(str(exc), code="unsafe_url") from None
 
 
+def stored_key_validate(*, key: ProviderKey) -> ValidationResult:
+    """Check a stored key live without recording anything (no transaction may be open)."""
+    try:
+        adapter = adapter_for_key(key)
+    except DecryptionError as exc:
+        # Not the provider's verdict: the master key configuration is wrong. Change nothing.
+        return ValidationResult(KeyStatus.UNVERIFIED, str(exc))
+    try:
+        return validation.validate(adapter)
+    except http.UnsafeDestination as exc:
+        # The stored URL is no longer allowed (the policy changed): the key cannot be used.
+        return ValidationResult(KeyStatus.INVALID, str(exc))
+
+
 def provider_key_check(*, key: ProviderKey, actor: User | None, strikes_to_invalidate: int = 1) -> ValidationResult:
     """Check a stored key live and record the result."""
-    adapter = adapter_for_key(key)
-    try:
-        result = validation.validate(adapter)
-    except http.UnsafeDestination as exc:
-        # The stored URL is no longer allowed (policy changed): the key cannot be used.
-        result = ValidationResult(KeyStatus.INVALID, str(exc))
+    result = stored_key_validate(key=key)
     provider_key_record_check(key=key, result=result, actor=actor, strikes_to_invalidate=strikes_to_invalidate)
     return result
 

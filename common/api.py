@@ -14,10 +14,15 @@ from common.errors import ServiceError
 
 
 def error_response(
-    message: str, *, code: str, status: int, headers: dict[str, str] | None = None, **extra: Any
+    message: str,
+    *,
+    code: str,
+    http_status: int,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"success": False, "error": message, "code": code, **extra}
-    return Response(body, status=status, headers=headers)
+    body: dict[str, Any] = {"success": False, "error": message, "code": code, **(extra or {})}
+    return Response(body, status=http_status, headers=headers)
 
 
 def _first_message(detail: Any) -> str:
@@ -53,7 +58,7 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str, str | None]] = [
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
         set_rollback()
-        return error_response(exc.message, code=exc.code, status=exc.status, headers=exc.headers, **exc.extra)
+        return error_response(exc.message, code=exc.code, http_status=exc.status, headers=exc.headers, extra=exc.extra)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -75,4 +80,4 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
-    return error_response(message, code=code, status=exc.status_code, headers=headers)
+    return error_response(message, code=code, http_status=exc.status_code, headers=headers)
