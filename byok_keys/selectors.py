@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 
 from byok_keys.models import ProviderKey
 from common.errors import NotFound
@@ -137,9 +137,12 @@ def group_detail(*, organization: Organization) -> dict[str, Any]:
 
 
 def key_stats(*, user: User) -> dict[str, Any]:
-    """Counts for ``GET /api/byok/stats`` (usage totals are refined by the usage ledger)."""
-    org_ids = list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
-    mine = ProviderKey.objects.filter(user=user).aggregate(n=Count("id"), usage=Sum("usage_count"))
+    """``GET /api/byok/stats``: key counts from the keys, usage from the running totals (constant work
+    however many usage records there are)."""
+    from byok_keys.usage import usage_stats
+
+    org_ids = Membership.objects.filter(user=user).values("organization_id")
+    mine = ProviderKey.objects.filter(user=user).aggregate(n=Count("id"))
     groups = ProviderKey.objects.filter(organization_id__in=org_ids).aggregate(n=Count("id"))
     providers = (
         ProviderKey.objects.filter(Q(user=user) | Q(organization_id__in=org_ids))
@@ -150,5 +153,5 @@ def key_stats(*, user: User) -> dict[str, Any]:
         "userKeys": mine["n"] or 0,
         "groupKeys": groups["n"] or 0,
         "providers": sorted(set(providers)),
-        "totalUsage": mine["usage"] or 0,
+        **usage_stats(user=user),
     }

@@ -11,7 +11,7 @@ import re
 
 # Header names whose values are credentials.
 _HEADER_RE = re.compile(
-    r"(?i)(authorization|x-api-key|api-key|x-goog-api-key|x-auth-key|proxy-authorization)"
+    r"(?i)(authorization|x-api-key|api-key|x-goog-api-key|x-auth-key|proxy-authorization|x-amz-security-token)"
     r"(['\"]?\s*[:=]\s*['\"]?)(bearer\s+|token\s+|basic\s+|aws4-hmac-sha256\s+)?([^\s'\",}]+)"
 )
 # Key-shaped strings: provider prefixes, our own API tokens, AWS ids, and long opaque tokens.

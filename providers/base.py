@@ -15,8 +15,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import requests
 
+    from providers.chat import ChatChunk, ChatRequest, ChatResult
     from providers.http import OutboundRequest
     from providers.validation import ValidationResult
 
@@ -301,6 +304,23 @@ class ProviderAdapter:
         from providers.validation import default_interpretation
 
         return default_interpretation(response, provider_name=self.spec.name)
+
+    # ---- chat ---------------------------------------------------------------------------
+    # Whether ``stream_chat`` streams from the provider (otherwise the answer is one chunk).
+    streams: ClassVar[bool] = False
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        """One chat completion. Raises ``providers.chat.UpstreamError`` subclasses."""
+        from providers.chat import UpstreamBadRequest
+
+        raise UpstreamBadRequest(f"{self.spec.name} does not support chat through this service.")
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Chat as chunks. The provider call happens before this returns, so errors (and failover)
+        come before the first chunk."""
+        from providers.chat import single_chunk_stream
+
+        return single_chunk_stream(self.chat(request))
 
     # ---- display ------------------------------------------------------------------------
     @classmethod

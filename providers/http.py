@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -211,13 +213,21 @@ def _unsafe_message(exc: BaseException) -> str:
 
 
 def retry_after_seconds(response: requests.Response) -> int | None:
-    value = response.headers.get("retry-after")
+    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110 allows both)."""
+    value = (response.headers.get("retry-after") or "").strip()
     if not value:
         return None
     try:
         return max(0, int(float(value)))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: "inf"
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, int((when - datetime.now(UTC)).total_seconds()))
 
 
 def json_or_empty(response: requests.Response) -> Any:

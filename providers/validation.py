@@ -97,7 +97,7 @@ def default_interpretation(response: requests.Response, *, provider_name: str) -
             code,
         )
     if code == 429:
-        if "insufficient_quota" in response.text or ("quota" in detail.lower() and "exceeded your current" in detail):
+        if "insufficient_quota" in response.text:
             return ValidationResult(
                 KeyStatus.NO_CREDIT,
                 f"The key is valid but the {provider_name} account is out of quota.",

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "groups",
     "byok_keys",
     "providers",
+    "gateway",
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from providers import http
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import (
@@ -33,12 +35,29 @@ INVALID_CREDENTIAL_ERRORS = frozenset(
         "InvalidClientTokenId",
         "InvalidSignatureException",
         "SignatureDoesNotMatch",
-        "IncompleteSignature",
         "ExpiredTokenException",
         "ExpiredToken",
         "InvalidTokenException",
     }
 )
+
+
+class _DropSigningDumps(logging.Filter):
+    """Drops botocore's SigV4 DEBUG records.
+
+    The signer logs the canonical request, the string to sign and the signature at DEBUG. The
+    canonical request carries the X-Amz-Security-Token value (a credential the masking filter does
+    not recognise), and a signature with its headers can be replayed for minutes. With LOG_LEVEL=DEBUG
+    they would reach the logs, so they are dropped at the source.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_botocore_auth_logger = logging.getLogger("botocore.auth")
+if not any(isinstance(f, _DropSigningDumps) for f in _botocore_auth_logger.filters):
+    _botocore_auth_logger.addFilter(_DropSigningDumps())
 
 # Long-term keys ABSK… (base64); short-term keys bedrock-api-key-… (an encoded presigned URL, ≤12 h).
 BEDROCK_API_KEY_PATTERN = r"^(?:ABSK[A-Za-z0-9+/]{100,}={0,2}|bedrock-api-key-\S{20,})$"
@@ -232,7 +251,7 @@ class BedrockAdapter(BaseAdapter):
     def error_type(response: requests.Response) -> str:
         value = response.headers.get("x-amzn-ErrorType", "")
         if not value:
-            data = response.json() if response.content and response.text.lstrip().startswith("{") else {}
+            data = http.json_or_empty(response)
             value = str(data.get("__type", "") or data.get("Code", "")) if isinstance(data, dict) else ""
         # "UnrecognizedClientException:http://internal.amazon.com/..." or "com.amazon...#AccessDeniedException"
         return value.split(":")[0].split("#")[-1]
@@ -250,8 +269,11 @@ class BedrockAdapter(BaseAdapter):
             )
         if error == "ThrottlingException":
             return v.ValidationResult(
-                v.KeyStatus.UNVERIFIED, "AWS is throttling requests (ThrottlingException); try again later.", 429
+                v.KeyStatus.UNVERIFIED,
+                "AWS is throttling requests (ThrottlingException); try again later.",
+                response.status_code,
+                http.retry_after_seconds(response),
             )
-        if response.status_code == 403 and not error:
-            return v.invalid("AWS rejected the credentials (403).", 403)
+        # IncompleteSignature (400) is a signing problem on our side, and a 403 without an error type is
+        # ambiguous: neither proves the key bad, so the cross-provider rule reads them (unverified / restricted).
         return super().interpret_validation(response)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from providers import http
 from providers import validation as v
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import AuthStyle, ConfigField, CredentialFormatError, FieldKind, ProviderSpec
@@ -77,8 +78,16 @@ class CloudflareAdapter(BaseAdapter):
         if response.status_code in (401, 403):
             return v.invalid(f"Cloudflare rejected the API token ({response.status_code}).", response.status_code)
         if response.status_code == 200:
-            data = response.json() if response.content else {}
-            status = (data.get("result") or {}).get("status") if isinstance(data, dict) else None
+            data = http.json_or_empty(response)
+            result = data.get("result") if isinstance(data, dict) else None
+            if not isinstance(result, dict):
+                # Not Cloudflare's answer (a proxy or captive portal page): nothing is known about the token.
+                return v.ValidationResult(
+                    v.KeyStatus.UNVERIFIED,
+                    "Cloudflare answered 200 without a readable result; try again later.",
+                    200,
+                )
+            status = result.get("status")
             if status != "active":
                 return v.invalid(f"Cloudflare reports the token's status as {status or 'unknown'}, not active.", 200)
             return v.valid("Cloudflare verified the token (status active). Workers AI permission is not checked.")

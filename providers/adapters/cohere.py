@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from providers import http
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec
@@ -33,7 +34,12 @@ class CohereAdapter(BaseAdapter):
 
     def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
         if response.status_code == 200:
-            data = response.json() if response.content else {}
-            if not (isinstance(data, dict) and data.get("valid") is True):
+            data = http.json_or_empty(response)
+            if not isinstance(data, dict) or "valid" not in data:
+                # Not Cohere's answer (a proxy or captive portal page): nothing is known about the key.
+                return v.ValidationResult(
+                    v.KeyStatus.UNVERIFIED, "Cohere answered 200 without a readable result; try again later.", 200
+                )
+            if data.get("valid") is not True:
                 return v.invalid("Cohere reports the key as not valid.", 200)
         return super().interpret_validation(response)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from providers import http, openai_format
 from providers import validation as v
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import (
@@ -18,8 +19,11 @@ from providers.base import (
     ProviderSpec,
     ProviderStatus,
 )
+from providers.chat import ChatChunk, ChatRequest, ChatResult, send_chat
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import requests
 
     from providers.http import OutboundRequest
@@ -36,6 +40,22 @@ class OpenAICompatibleAdapter(BaseAdapter):
     validation_path: ClassVar[str | None] = "/models"
     # Model for a 1-token chat when only a billed call can prove a key (BYOK_ALLOW_BILLED_VALIDATION).
     billed_validation_model: ClassVar[str | None] = None
+
+    streams = True
+
+    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+        return self.build_request("POST", self.chat_path, json=openai_format.request_body(request, stream=stream))
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        response = send_chat(self.chat_http_request(request, stream=False), provider_name=self.spec.name)
+        with response:
+            return openai_format.parse_response(
+                http.json_or_empty(response), provider_name=self.spec.name, model=request.model
+            )
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        response = send_chat(self.chat_http_request(request, stream=True), provider_name=self.spec.name, stream=True)
+        return openai_format.iter_stream(response)
 
     def validation_request(self) -> OutboundRequest | None:
         if self.validation_path is not None:
@@ -117,7 +137,8 @@ class XAIAdapter(OpenAICompatibleAdapter):
         if response.status_code == 400:
             return v.invalid("xAI rejected the key as invalid (400). Create a new key at https://console.x.ai.", 400)
         if response.status_code == 200:
-            data = response.json() if response.content else {}
+            data = http.json_or_empty(response)
+            data = data if isinstance(data, dict) else {}
             flags = [name for name in ("api_key_blocked", "api_key_disabled", "team_blocked") if data.get(name)]
             if flags:
                 return v.invalid(f"xAI reports this key as unusable ({', '.join(flags)}).", 200)
@@ -193,8 +214,8 @@ class DeepSeekAdapter(OpenAICompatibleAdapter):
     )
 
     def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
-        if response.status_code == 200 and response.content:
-            data = response.json()
+        if response.status_code == 200:
+            data = http.json_or_empty(response)
             if isinstance(data, dict) and data.get("is_available") is False:
                 return v.ValidationResult(
                     v.KeyStatus.NO_CREDIT, "The key is valid but the DeepSeek balance is empty.", 200

@@ -1,0 +1,74 @@
+"""Per-user and per-key rate limits on Django's cache (Redis when REDIS_URL is set, so the limits hold
+across processes and machines; local memory otherwise).
+
+Fixed windows: the counter for the current window is created with ``cache.add`` and bumped with
+``cache.incr``, both atomic on Redis.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+from common.errors import ServiceError
+
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    window: int  # seconds
+
+    @classmethod
+    def parse(cls, text: str, *, setting: str) -> Rate | None:
+        """``"600/min"``, ``"10/s"``, ``"1000/5min"``; ``""``, ``"0"`` or ``"off"`` disable the limit."""
+        if not text or text.strip().lower() in ("0", "off", "none"):
+            return None
+        match = _RATE_RE.match(text.lower())
+        if not match or match.group(3) not in _UNITS:
+            raise ImproperlyConfigured(f"{setting}={text!r} is not a rate like 600/min, 10/s or 1000/hour.")
+        return cls(int(match.group(1)), int(match.group(2) or 1) * _UNITS[match.group(3)])
+
+
+class RateLimited(ServiceError):
+    status = 429
+
+
+def hit(*, scope: str, ident: str, rate: Rate | None, code: str, what: str) -> None:
+    """Count one request; raise ``RateLimited`` (429, Retry-After) when over the limit."""
+    if rate is None:
+        return
+    now = time.time()
+    window_start = int(now // rate.window) * rate.window
+    key = f"byok:rl:{scope}:{ident}:{rate.window}:{window_start}"
+    cache.add(key, 0, timeout=rate.window + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.add(key, 1, timeout=rate.window + 5)
+        count = 1
+    if count > rate.limit:
+        retry_after = max(1, int(window_start + rate.window - now + 0.999))
+        raise RateLimited(
+            f"Rate limit exceeded for {what}: {rate.limit} requests per {rate.window} s. Retry in {retry_after} s.",
+            code=code,
+            headers={"Retry-After": str(retry_after)},
+            extra={"retryAfter": retry_after},
+        )

@@ -1,0 +1,190 @@
+"""Calling a provider with the resolved keys: failover, key status updates and usage accounting.
+
+No database transaction is open while a provider is called; each write below owns a short one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from byok_keys import services as key_services
+from byok_keys.crypto import DecryptionError
+from byok_keys.models import ProviderKey
+from byok_keys.resolution import KeyCandidate
+from byok_keys.usage import usage_record_call
+from common.errors import ServiceError
+from gateway.byok import key_rate_limit
+from groups.models import User
+from providers.chat import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamNoCredit,
+    Usage,
+)
+from providers.validation import KeyStatus, ValidationResult
+
+
+@dataclass
+class Attempt:
+    candidate: KeyCandidate
+    status: str  # "ok" or an error code
+    latency_ms: int
+    upstream_status: int | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {**self.candidate.describe(), "status": self.status, "latencyMs": self.latency_ms}
+        if self.upstream_status is not None:
+            data["upstreamStatus"] = self.upstream_status
+        if self.message:
+            data["error"] = self.message
+        return data
+
+
+@dataclass
+class ChatOutcome:
+    result: ChatResult
+    served_by: KeyCandidate
+    attempts: list[Attempt]
+    latency_ms: int
+
+
+@dataclass
+class StreamOutcome:
+    chunks: Iterator[ChatChunk]
+    served_by: KeyCandidate
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+class GatewayError(ServiceError):
+    """An upstream failure after every allowed attempt; carries the attempts for the response."""
+
+    def __init__(self, error: UpstreamError | ServiceError, attempts: list[Attempt]) -> None:
+        if isinstance(error, UpstreamError):
+            headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+            super().__init__(error.message, code=error.code, status=error.http_status, headers=headers)
+        else:
+            super().__init__(error.message, code=error.code, status=error.status, headers=error.headers)
+        self.extra = {"attempts": [a.as_dict() for a in attempts]}
+        self.attempts = attempts
+
+
+def _record(
+    user: User, request: ChatRequest, candidate: KeyCandidate, status: str, latency_ms: int, usage: Usage | None = None
+) -> None:
+    usage_record_call(
+        user=user,
+        provider=candidate.provider,
+        model=request.model,
+        source=candidate.source,
+        key=candidate.key,
+        key_label=candidate.key_id,
+        organization=candidate.group,
+        usage=usage,
+        status=status,
+        latency_ms=latency_ms,
+    )
+
+
+def _update_key_status(candidate: KeyCandidate, error: UpstreamError) -> None:
+    """A provider's verdict on a stored key during inference is recorded like a key test."""
+    key: ProviderKey | None = candidate.key
+    if key is None:
+        return
+    if isinstance(error, UpstreamAuthError):
+        status = KeyStatus.INVALID if error.upstream_status == 401 else KeyStatus.RESTRICTED
+    elif isinstance(error, UpstreamNoCredit):
+        status = KeyStatus.NO_CREDIT
+    else:
+        return
+    key_services.provider_key_record_check(
+        key=key, result=ValidationResult(status, f"During a chat call: {error.message}"), actor=None
+    )
+
+
+def _attempts(
+    *, user: User, request: ChatRequest, candidates: tuple[KeyCandidate, ...], call: Any
+) -> tuple[Any, KeyCandidate, list[Attempt]]:
+    """Try ``call(adapter)`` with each candidate in order until one succeeds or failover must stop."""
+    attempts: list[Attempt] = []
+    failover = settings.BYOK_FAILOVER
+    for index, candidate in enumerate(candidates):
+        last = index == len(candidates) - 1 or not failover
+        started = time.monotonic()
+        try:
+            key_rate_limit(candidate)
+            adapter = candidate.make_adapter()
+            value = call(adapter)
+        except ServiceError as exc:  # this key's own rate limit, or a vanished system key
+            attempts.append(Attempt(candidate, exc.code, _ms(started), message=exc.message))
+            if last:
+                raise GatewayError(exc, attempts) from None
+            continue
+        except DecryptionError as exc:
+            attempts.append(Attempt(candidate, "decryption_failed", _ms(started), message=str(exc)))
+            if last:
+                raise GatewayError(
+                    ServiceError(
+                        "A stored key could not be decrypted; an operator must check the master keys.",
+                        code="decryption_failed",
+                        status=500,
+                    ),
+                    attempts,
+                ) from None
+            continue
+        except UpstreamError as exc:
+            latency = _ms(started)
+            attempts.append(Attempt(candidate, exc.code, latency, exc.upstream_status, exc.message))
+            _record(user, request, candidate, exc.code, latency)
+            _update_key_status(candidate, exc)
+            if last or not exc.failover:
+                raise GatewayError(exc, attempts) from None
+            continue
+        return value, candidate, [*attempts, Attempt(candidate, "ok", _ms(started))]
+    raise AssertionError("resolve_or_raise never returns an empty candidate list")
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def chat_complete(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> ChatOutcome:
+    started = time.monotonic()
+    result, served, attempts = _attempts(
+        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.chat(request)
+    )
+    _record(user, request, served, "ok", attempts[-1].latency_ms, result.usage)
+    return ChatOutcome(result=result, served_by=served, attempts=attempts, latency_ms=_ms(started))
+
+
+def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> StreamOutcome:
+    """Start a streamed chat. Failover happens before the first chunk; usage is recorded when the
+    stream ends (with the provider's final usage where it reports one)."""
+    started = time.monotonic()
+    chunks, served, attempts = _attempts(
+        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.stream_chat(request)
+    )
+
+    def accounted() -> Iterator[ChatChunk]:
+        usage: Usage | None = None
+        status = "ok"
+        try:
+            for chunk in chunks:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                yield chunk
+        except UpstreamError as exc:
+            status = exc.code
+            raise
+        finally:
+            _record(user, request, served, status, _ms(started), usage)
+
+    return StreamOutcome(chunks=accounted(), served_by=served, attempts=attempts)

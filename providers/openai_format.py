@@ -1,0 +1,62 @@
+"""The OpenAI chat-completions wire format, shared by every provider that speaks it (OpenAI, Groq,
+Mistral, DeepSeek, OpenRouter, … and Azure, Databricks) and by this service's own ``/v1`` gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, iter_sse_json
+
+
+def request_body(request: ChatRequest, *, model: str | None = None, stream: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model if model is not None else request.model,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+    }
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if stream:
+        body["stream"] = True
+        # Ask for a final usage chunk (OpenAI and most compatible servers honour it; others ignore it).
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def parse_usage(data: Any) -> Usage | None:
+    if not isinstance(data, dict):
+        return None
+    return Usage.of(data.get("prompt_tokens"), data.get("completion_tokens"), data.get("total_tokens"))
+
+
+def parse_response(data: Any, *, provider_name: str, model: str) -> ChatResult:
+    try:
+        choice = data["choices"][0]
+        content = choice["message"].get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise UpstreamError(f"{provider_name} returned an answer without choices[0].message.") from None
+    if isinstance(content, list):  # some servers return content parts
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ChatResult(
+        text=str(content),
+        usage=parse_usage(data.get("usage")),
+        finish_reason=choice.get("finish_reason"),
+        model=str(data.get("model") or model),
+    )
+
+
+def iter_stream(response: requests.Response) -> Iterator[ChatChunk]:
+    with response:
+        for event in iter_sse_json(response):
+            chunk = ChatChunk(usage=parse_usage(event.get("usage")))
+            choices = event.get("choices") or []
+            if choices and isinstance(choices[0], dict):
+                delta = choices[0].get("delta") or {}
+                chunk.text = str(delta.get("content") or "")
+                chunk.finish_reason = choices[0].get("finish_reason")
+            if chunk.text or chunk.finish_reason or chunk.usage:
+                yield chunk
