@@ -108,7 +108,7 @@ def resolve_candidates(*, user: User, provider: str, group_slug: str | None = No
     if settings.ENABLE_BYOK:
         own = ProviderKey.objects.filter(user=user, provider=provider).exclude(status__in=UNUSABLE_STATUSES).first()
         if own is not None:
-            candidates.append(KeyCandidate(provider, KeySource.USER, key=own))
+            candidates.append(KeyCandidate(provider, KeySource.USER.value, key=own))
         group_keys = selectors.group_keys_queryset().filter(provider=provider).exclude(status__in=UNUSABLE_STATUSES)
         if group_slug:
             group_keys = group_keys.filter(organization=_named_group(user, group_slug))
@@ -120,9 +120,9 @@ def resolve_candidates(*, user: User, provider: str, group_slug: str | None = No
         usable.sort(
             key=lambda k: (k.organization_id != user.default_group_id, k.organization.slug if k.organization else "")
         )
-        candidates.extend(KeyCandidate(provider, KeySource.GROUP, key=k, group=k.organization) for k in usable)
+        candidates.extend(KeyCandidate(provider, KeySource.GROUP.value, key=k, group=k.organization) for k in usable)
     if system_key_available(provider):
-        candidates.append(KeyCandidate(provider, KeySource.SYSTEM))
+        candidates.append(KeyCandidate(provider, KeySource.SYSTEM.value))
     return candidates
 
 

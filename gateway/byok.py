@@ -86,7 +86,7 @@ class ByokMixin:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         served = getattr(request, "byok_served", None)
         if served is not None:
-            response["X-BYOK-Key-Source"] = served.source
+            response["X-BYOK-Key-Source"] = str(served.source)
             response["X-BYOK-Key-Id"] = served.key_id
         return response
 

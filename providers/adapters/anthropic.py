@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from providers import http
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import AuthStyle, CredentialFormatError, ProviderSpec
+from providers.chat import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamNoCredit,
+    Usage,
+    iter_sse_json,
+    send_chat,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import requests
+
     from providers.http import OutboundRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
+# The Messages API requires max_tokens; this is used when the caller sets none.
+DEFAULT_MAX_TOKENS = 1024
 
 
 class AnthropicAdapter(BaseAdapter):
@@ -52,3 +70,79 @@ class AnthropicAdapter(BaseAdapter):
 
     def validation_request(self) -> OutboundRequest | None:
         return self.build_request("GET", "/v1/models")
+
+    # ---- chat: POST /v1/messages -----------------------------------------------------------
+    streams = True
+
+    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,
+            "messages": [{"role": m.role, "content": m.content} for m in request.conversation],
+        }
+        system = request.system_text
+        if system is not None:
+            body["system"] = system
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if stream:
+            body["stream"] = True
+        return self.build_request("POST", "/v1/messages", json=body)
+
+    def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
+        try:
+            return send_chat(
+                self.chat_http_request(request, stream=stream), provider_name=self.spec.name, stream=stream
+            )
+        except UpstreamBadRequest as exc:
+            # An empty balance is a 400 invalid_request_error; another key may still have credit.
+            if "credit balance is too low" in exc.message:
+                raise UpstreamNoCredit(exc.message, upstream_status=exc.upstream_status) from None
+            raise
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        with self._send(request, stream=False) as response:
+            data = http.json_or_empty(response)
+        content = data.get("content") if isinstance(data, dict) else None
+        if not isinstance(content, list):
+            raise UpstreamError(f"{self.spec.name} returned an answer without content.")
+        usage = data.get("usage") or {}
+        return ChatResult(
+            text="".join(
+                str(block.get("text", ""))
+                for block in content
+                if isinstance(block, dict) and block.get("type") == "text"
+            ),
+            usage=Usage.of(usage.get("input_tokens"), usage.get("output_tokens")) if isinstance(usage, dict) else None,
+            finish_reason=data.get("stop_reason"),
+            model=str(data.get("model") or request.model),
+        )
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        # Sent here, not in the generator, so an error status is raised before the first chunk.
+        return self._iter_stream(self._send(request, stream=True))
+
+    def _iter_stream(self, response: requests.Response) -> Iterator[ChatChunk]:
+        input_tokens: Any = None
+        with response:
+            for event in iter_sse_json(response):
+                kind = event.get("type")
+                if kind == "message_start":
+                    message = event.get("message") or {}
+                    input_tokens = (message.get("usage") or {}).get("input_tokens")
+                elif kind == "content_block_delta":
+                    delta = event.get("delta") or {}
+                    if delta.get("type") == "text_delta" and delta.get("text"):
+                        yield ChatChunk(text=str(delta["text"]))
+                elif kind == "message_delta":
+                    # The final counts: input from message_start, output from here.
+                    output_tokens = (event.get("usage") or {}).get("output_tokens")
+                    yield ChatChunk(
+                        finish_reason=(event.get("delta") or {}).get("stop_reason"),
+                        usage=Usage.of(input_tokens, output_tokens),
+                    )
+                elif kind == "error":
+                    # Errors after the 200 arrive as an event (e.g. overloaded_error).
+                    error = event.get("error")
+                    detail = error.get("message") if isinstance(error, dict) else error
+                    raise UpstreamError(f"{self.spec.name} failed during the stream: {detail or 'unknown error'}.")

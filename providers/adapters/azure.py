@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
+from providers import http, openai_format
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
+from providers.chat import ChatChunk, ChatRequest, ChatResult, send_chat
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from providers.http import OutboundRequest
+
+# api_version values that select the v1 API (``/openai/v1/...``) rather than a dated deployment API.
+V1_API_VERSIONS = frozenset({"", "v1"})
+# The v1 API takes these as ?api-version= to opt into preview features.
+V1_QUERY_VERSIONS = frozenset({"latest", "preview"})
+# stream_options (for the final usage chunk) is accepted by dated versions from 2024-09-01-preview on;
+# older ones reject it as an unrecognized argument.
+FIRST_VERSION_WITH_STREAM_OPTIONS = "2024-09-01"
 
 # Legacy keys are 32 hex, newer ones 84 characters; Azure has changed this before, so no exact length.
 AZURE_KEY_PATTERN = r"^[A-Za-z0-9+/=]{32,100}$"
@@ -72,3 +85,38 @@ class AzureOpenAIAdapter(BaseAdapter):
         # Lists the resource's models: proves the key and endpoint (not the deployment name).
         version = self.spec.extra["validation_api_version"]
         return self.build_request("GET", f"/openai/models?api-version={version}")
+
+    # ---- chat: the deployment serves; the model the caller named is informational ------------
+    streams = True
+
+    def _config(self) -> dict[str, str]:
+        assert isinstance(self.credential, dict)
+        return self.credential
+
+    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+        config = self._config()
+        deployment = config["deployment_id"]
+        version = config.get("api_version") or ""
+        if version in V1_API_VERSIONS or version in V1_QUERY_VERSIONS:
+            body = openai_format.request_body(request, model=deployment, stream=stream)
+            query = f"?api-version={version}" if version in V1_QUERY_VERSIONS else ""
+            path = f"/openai/v1/chat/completions{query}"
+        else:
+            # The deployment in the path decides the model, so the body names none.
+            body = openai_format.request_body(request, stream=stream)
+            del body["model"]
+            if stream and version < FIRST_VERSION_WITH_STREAM_OPTIONS:
+                del body["stream_options"]
+            path = f"/openai/deployments/{quote(deployment, safe='')}/chat/completions?api-version={version}"
+        return self.build_request("POST", path, json=body)
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        response = send_chat(self.chat_http_request(request, stream=False), provider_name=self.spec.name)
+        with response:
+            return openai_format.parse_response(
+                http.json_or_empty(response), provider_name=self.spec.name, model=request.model
+            )
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        response = send_chat(self.chat_http_request(request, stream=True), provider_name=self.spec.name, stream=True)
+        return openai_format.iter_stream(response)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from common.masking import mask_secrets
 from providers import http
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
@@ -21,6 +22,18 @@ from providers.base import (
     CredentialFormatError,
     FieldKind,
     ProviderSpec,
+)
+from providers.chat import (
+    ChatRequest,
+    ChatResult,
+    UpstreamAuthError,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    Usage,
+    error_message,
+    raise_for_chat_status,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +53,11 @@ INVALID_CREDENTIAL_ERRORS = frozenset(
         "InvalidTokenException",
     }
 )
+
+# Error types that mean the request (model id, parameters, a model not enabled) is wrong, not the key.
+BAD_REQUEST_ERRORS = frozenset({"ValidationException", "ResourceNotFoundException"})
+# Over the account's request or token quota: another key (another account) may still get through.
+RATE_LIMIT_ERRORS = frozenset({"ThrottlingException", "ServiceQuotaExceededException"})
 
 
 class _DropSigningDumps(logging.Filter):
@@ -277,3 +295,95 @@ class BedrockAdapter(BaseAdapter):
         # IncompleteSignature (400) is a signing problem on our side, and a 403 without an error type is
         # ambiguous: neither proves the key bad, so the cross-provider rule reads them (unverified / restricted).
         return super().interpret_validation(response)
+
+    # ---- chat: Converse --------------------------------------------------------------------
+    # ConverseStream answers with a binary AWS event stream, so streaming is one chunk (the default).
+
+    def converse_request(self, request: ChatRequest) -> OutboundRequest:
+        if request.model in ("", ".", ".."):
+            raise UpstreamBadRequest(f"'{request.model}' is not a Bedrock model id.")
+        body: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in request.conversation]
+        }
+        system = request.system_text
+        if system is not None:
+            body["system"] = [{"text": system}]
+        inference: dict[str, Any] = {}
+        if request.max_tokens is not None:
+            inference["maxTokens"] = request.max_tokens
+        if request.temperature is not None:
+            inference["temperature"] = request.temperature
+        if inference:
+            body["inferenceConfig"] = inference
+        # Model and inference-profile ids contain ':' (and ARNs '/'): one encoded path segment.
+        url = f"{self.base_url()}/model/{quote(request.model, safe='')}/converse"
+        return self.signed_request("POST", url, body)
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        with self._send(self.converse_request(request)) as response:
+            data = http.json_or_empty(response)
+        output = data.get("output") if isinstance(data, dict) else None
+        message = output.get("message") if isinstance(output, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            raise UpstreamError(f"{self.spec.name} returned an answer without output.message.content.")
+        usage = data.get("usage")
+        return ChatResult(
+            text="".join(str(block.get("text", "")) for block in content if isinstance(block, dict)),
+            usage=Usage.of(usage.get("inputTokens"), usage.get("outputTokens"), usage.get("totalTokens"))
+            if isinstance(usage, dict)
+            else None,
+            finish_reason=data.get("stopReason"),
+            model=request.model,
+        )
+
+    def _send(self, outbound: OutboundRequest) -> requests.Response:
+        """Like ``providers.chat.send_chat``, but an error status is read by its AWS error type."""
+        from django.conf import settings
+
+        name = self.spec.name
+        try:
+            response = http.send(outbound, timeout=settings.BYOK_INFERENCE_TIMEOUT, retries=0)
+        except http.ProviderTimeout as exc:
+            raise UpstreamTimeout(f"{name} did not answer in time: {exc}") from None
+        except http.UnsafeDestination as exc:
+            raise UpstreamBadRequest(str(exc)) from None
+        except http.ProviderHTTPError as exc:
+            raise UpstreamError(str(exc)) from None
+        if not 200 <= response.status_code < 300:
+            with response:
+                self.raise_for_chat_error(response)
+        return response
+
+    def raise_for_chat_error(self, response: requests.Response) -> None:
+        """The status code alone is ambiguous on AWS (403 is both a bad key and a missing permission)."""
+        code = response.status_code
+        error = self.error_type(response)
+        detail = self.aws_error_message(response)
+        if error in INVALID_CREDENTIAL_ERRORS:
+            # Reported as 401 whatever AWS sent, so the stored credentials are marked invalid.
+            raise UpstreamAuthError(f"AWS rejected the credentials ({error}: {detail}).", upstream_status=401)
+        if error == "AccessDeniedException":
+            # Valid credentials without bedrock:InvokeModel (or the model's access): restricted, not invalid.
+            raise UpstreamAuthError(
+                f"The AWS credentials are not allowed to call this model (AccessDeniedException: {detail}).",
+                upstream_status=403,
+            )
+        if error in RATE_LIMIT_ERRORS:
+            raise UpstreamRateLimited(
+                f"AWS is throttling these credentials ({error}: {detail}).",
+                upstream_status=code,
+                retry_after=http.retry_after_seconds(response),
+            )
+        if error in BAD_REQUEST_ERRORS:
+            raise UpstreamBadRequest(f"{self.spec.name}: {detail}", upstream_status=code)
+        raise_for_chat_status(response, provider_name=self.spec.name)
+
+    @staticmethod
+    def aws_error_message(response: requests.Response) -> str:
+        """AWS's own message ("message" in JSON protocols, "Message" in some), masked."""
+        data = http.json_or_empty(response)
+        message = (data.get("message") or data.get("Message")) if isinstance(data, dict) else None
+        if not message:
+            return error_message(response)
+        return mask_secrets(" ".join(str(message).split()))[:300]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from providers import http
 from providers import validation as v
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import AuthStyle, ConfigField, CredentialFormatError, FieldKind, ProviderSpec
+from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest, UpstreamError, Usage, send_chat
 
 # Legacy tokens: 40 x [A-Za-z0-9_-]. Since 2026: cfut_ (user) / cfat_ (account) + 40 alnum + 8 hex.
 # Cloudflare changed the format once already, so minimum lengths only.
@@ -92,3 +94,45 @@ class CloudflareAdapter(BaseAdapter):
                 return v.invalid(f"Cloudflare reports the token's status as {status or 'unknown'}, not active.", 200)
             return v.valid("Cloudflare verified the token (status active). Workers AI permission is not checked.")
         return super().interpret_validation(response)
+
+    # ---- chat: POST /accounts/{account_id}/ai/run/{model} --------------------------------------
+    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+        assert isinstance(self.credential, dict)
+        segments = request.model.split("/")
+        # The model keeps its slashes (@cf/meta/...), so "." and ".." segments would be resolved by the
+        # HTTP client and could aim the token at another Cloudflare API endpoint.
+        if not request.model or any(segment in ("", ".", "..") for segment in segments):
+            raise UpstreamBadRequest(
+                f"'{request.model}' is not a Workers AI model name (e.g. @cf/meta/llama-3.1-8b-instruct)."
+            )
+        body: dict[str, Any] = {"messages": [{"role": m.role, "content": m.content} for m in request.messages]}
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        path = f"/accounts/{self.credential['account_id']}/ai/run/{quote(request.model, safe='@/')}"
+        return self.build_request("POST", path, json=body)
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        with send_chat(self.chat_http_request(request), provider_name=self.spec.name) as response:
+            data = http.json_or_empty(response)
+        if not isinstance(data, dict):
+            raise UpstreamError(f"{self.spec.name} returned an answer that is not a JSON object.")
+        if data.get("success") is False:
+            errors = data.get("errors") or []
+            first = errors[0] if isinstance(errors, list) and errors else {}
+            detail = first.get("message") if isinstance(first, dict) else first
+            raise UpstreamError(f"{self.spec.name} failed: {detail or 'success is false'}.")
+        result = data.get("result")
+        text = result.get("response") if isinstance(result, dict) else None
+        if not isinstance(text, str):
+            raise UpstreamError(f"{self.spec.name} returned an answer without result.response.")
+        usage = result.get("usage") if isinstance(result, dict) else None
+        return ChatResult(
+            text=text,
+            usage=Usage.of(usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens"))
+            if isinstance(usage, dict)
+            else None,
+            finish_reason=None,
+            model=request.model,
+        )

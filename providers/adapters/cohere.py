@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from providers import http
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec
+from providers.chat import ChatRequest, ChatResult, UpstreamError, Usage, send_chat
 
 if TYPE_CHECKING:
     import requests
@@ -43,3 +44,36 @@ class CohereAdapter(BaseAdapter):
             if data.get("valid") is not True:
                 return v.invalid("Cohere reports the key as not valid.", 200)
         return super().interpret_validation(response)
+
+    # ---- chat: POST /v2/chat ---------------------------------------------------------------
+    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        return self.build_request("POST", "/v2/chat", json=body)
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        with send_chat(self.chat_http_request(request), provider_name=self.spec.name) as response:
+            data = http.json_or_empty(response)
+        message = data.get("message") if isinstance(data, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            raise UpstreamError(f"{self.spec.name} returned an answer without message.content.")
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        # tokens: what the model processed; billed_units: what is charged (older answers only have it).
+        counts = usage.get("tokens") or usage.get("billed_units") or {}
+        return ChatResult(
+            text="".join(
+                str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text"
+            ),
+            usage=Usage.of(counts.get("input_tokens"), counts.get("output_tokens"))
+            if isinstance(counts, dict)
+            else None,
+            finish_reason=data.get("finish_reason"),
+            model=request.model,
+        )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
+from providers import http, openai_format
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
+from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest, send_chat
 
 if TYPE_CHECKING:
     import requests
@@ -63,3 +66,19 @@ class DatabricksAdapter(BaseAdapter):
                 response.status_code,
             )
         return super().interpret_validation(response)
+
+    # ---- chat: the model is the serving endpoint's name ----------------------------------------
+    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+        if request.model in ("", ".", ".."):
+            raise UpstreamBadRequest(f"'{request.model}' is not a Databricks serving endpoint name.")
+        # The endpoint in the path decides the model, so the body names none.
+        body = openai_format.request_body(request)
+        del body["model"]
+        return self.build_request("POST", f"/serving-endpoints/{quote(request.model, safe='')}/invocations", json=body)
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        response = send_chat(self.chat_http_request(request), provider_name=self.spec.name)
+        with response:
+            return openai_format.parse_response(
+                http.json_or_empty(response), provider_name=self.spec.name, model=request.model
+            )

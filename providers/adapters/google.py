@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from providers import http
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec
+from providers.chat import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    UpstreamAuthError,
+    UpstreamBadRequest,
+    UpstreamError,
+    Usage,
+    iter_sse_json,
+    send_chat,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import requests
 
     from providers.http import OutboundRequest
+
+# Google answers a bad or expired key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID), whose
+# message is one of these; it is an invalid key, not a bad request.
+INVALID_KEY_MESSAGES = ("API key not valid", "API key expired")
 
 
 class GoogleAdapter(BaseAdapter):
@@ -50,3 +69,99 @@ class GoogleAdapter(BaseAdapter):
                 403,
             )
         return super().interpret_validation(response)
+
+    # ---- chat: POST /models/{model}:generateContent ------------------------------------------
+    streams = True
+
+    def model_path(self, model: str) -> str:
+        # "models/gemini-2.5-flash" is the resource name; the bare id is what users usually give.
+        name = model.removeprefix("models/")
+        if name in ("", ".", ".."):
+            raise UpstreamBadRequest(f"'{model}' is not a Gemini model name (e.g. gemini-2.5-flash).")
+        return "/models/" + quote(name, safe="")
+
+    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+        body: dict[str, Any] = {
+            "contents": [
+                {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
+                for m in request.conversation
+            ]
+        }
+        system = request.system_text
+        if system is not None:
+            body["systemInstruction"] = {"parts": [{"text": system}]}
+        config: dict[str, Any] = {}
+        if request.max_tokens is not None:
+            config["maxOutputTokens"] = request.max_tokens
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if config:
+            body["generationConfig"] = config
+        # The key stays in the x-goog-api-key header; alt=sse is the only query parameter.
+        method = ":streamGenerateContent?alt=sse" if stream else ":generateContent"
+        return self.build_request("POST", self.model_path(request.model) + method, json=body)
+
+    def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
+        try:
+            return send_chat(
+                self.chat_http_request(request, stream=stream), provider_name=self.spec.name, stream=stream
+            )
+        except UpstreamBadRequest as exc:
+            if exc.upstream_status == 400 and any(text in exc.message for text in INVALID_KEY_MESSAGES):
+                # Reported as 401 so the stored key is marked invalid (and another key is tried).
+                raise UpstreamAuthError(
+                    f"{self.spec.name} rejected the key as invalid or expired ({exc.message}).", upstream_status=401
+                ) from None
+            raise
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        with self._send(request, stream=False) as response:
+            data = http.json_or_empty(response)
+        if not isinstance(data, dict) or not ("candidates" in data or "promptFeedback" in data):
+            raise UpstreamError(f"{self.spec.name} returned an answer without candidates.")
+        chunk = self._chunk(data)
+        return ChatResult(
+            text=chunk.text,
+            usage=chunk.usage,
+            finish_reason=chunk.finish_reason,
+            model=str(data.get("modelVersion") or request.model),
+        )
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        # Sent here, not in the generator, so an error status is raised before the first chunk.
+        return self._iter_stream(self._send(request, stream=True))
+
+    def _iter_stream(self, response: requests.Response) -> Iterator[ChatChunk]:
+        with response:
+            for event in iter_sse_json(response):
+                if "error" in event:
+                    error = event["error"]
+                    detail = error.get("message") if isinstance(error, dict) else error
+                    raise UpstreamError(f"{self.spec.name} failed during the stream: {detail or 'unknown error'}.")
+                # Every event carries the running usageMetadata; the last one has the final counts.
+                chunk = self._chunk(event)
+                if chunk.text or chunk.finish_reason or chunk.usage:
+                    yield chunk
+
+    @staticmethod
+    def _chunk(data: dict[str, Any]) -> ChatChunk:
+        """Text, finish reason and usage of one GenerateContentResponse."""
+        candidates = data.get("candidates")
+        candidate = candidates[0] if isinstance(candidates, list) and candidates else {}
+        candidate = candidate if isinstance(candidate, dict) else {}
+        parts = (candidate.get("content") or {}).get("parts") or []
+        # Thought summaries (thought: true) are not part of the answer.
+        text = "".join(
+            str(part.get("text", "")) for part in parts if isinstance(part, dict) and not part.get("thought")
+        )
+        finish = candidate.get("finishReason")
+        if finish is None and not candidates:
+            # A blocked prompt gets no candidate at all, only promptFeedback.blockReason.
+            finish = (data.get("promptFeedback") or {}).get("blockReason")
+        meta = data.get("usageMetadata")
+        usage = (
+            Usage.of(meta.get("promptTokenCount"), meta.get("candidatesTokenCount"), meta.get("totalTokenCount"))
+            if isinstance(meta, dict)
+            else None
+        )
+        return ChatChunk(text=text, finish_reason=finish, usage=usage)

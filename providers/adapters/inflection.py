@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from providers import http
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec, ProviderStatus
+from providers.chat import ChatRequest, ChatResult, UpstreamError, send_chat
 
 if TYPE_CHECKING:
     import requests
 
     from providers.http import OutboundRequest
+
+
+CONTEXT_TYPES = {"system": "Instruction", "user": "Human", "assistant": "AI"}
 
 
 class InflectionAdapter(BaseAdapter):
@@ -44,3 +49,17 @@ class InflectionAdapter(BaseAdapter):
         if response.status_code in (401, 403):
             return v.invalid(f"Inflection rejected the key ({response.status_code}).", response.status_code)
         return super().interpret_validation(response)
+
+    # ---- chat: POST /external/api/inference (the model is the "config") ------------------------
+    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+        # The documented body has no token limit or temperature, so those are not sent.
+        context = [{"type": CONTEXT_TYPES.get(m.role, "Human"), "text": m.content} for m in request.messages]
+        return self.build_request("POST", "/external/api/inference", json={"config": request.model, "context": context})
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        with send_chat(self.chat_http_request(request), provider_name=self.spec.name) as response:
+            data = http.json_or_empty(response)
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(text, str):
+            raise UpstreamError(f"{self.spec.name} returned an answer without text.")
+        return ChatResult(text=text, usage=None, finish_reason=None, model=request.model)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
+from providers import http
 from providers.adapters._common import BaseAdapter
 from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderSpec
+from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, send_chat
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import requests
+
     from providers.http import OutboundRequest
 
 DEFAULT_OLLAMA_URL = "http://localhost:11434"
@@ -55,3 +62,61 @@ class OllamaAdapter(BaseAdapter):
     def validation_request(self) -> OutboundRequest | None:
         # Reachability for a local server; with an ollama.com key, an authenticated listing.
         return self.build_request("GET", "/api/tags" if self.secret() else "/api/version")
+
+    # ---- chat: POST /api/chat ----------------------------------------------------------------
+    streams = True
+
+    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            # Ollama streams unless told otherwise.
+            "stream": stream,
+        }
+        options: dict[str, Any] = {}
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if options:
+            body["options"] = options
+        return self.build_request("POST", "/api/chat", json=body)
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        with send_chat(self.chat_http_request(request, stream=False), provider_name=self.spec.name) as response:
+            data = http.json_or_empty(response)
+        message = data.get("message") if isinstance(data, dict) else None
+        if not isinstance(message, dict):
+            raise UpstreamError(f"{self.spec.name} returned an answer without message.")
+        return ChatResult(
+            text=str(message.get("content") or ""),
+            usage=Usage.of(data.get("prompt_eval_count"), data.get("eval_count")),
+            finish_reason=data.get("done_reason"),
+            model=str(data.get("model") or request.model),
+        )
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        # Sent here, not in the generator, so an error status is raised before the first chunk.
+        response = send_chat(self.chat_http_request(request, stream=True), provider_name=self.spec.name, stream=True)
+        return self._iter_stream(response)
+
+    def _iter_stream(self, response: requests.Response) -> Iterator[ChatChunk]:
+        """Newline-delimited JSON: one object per line, the last with done: true and the counts."""
+        with response:
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(event, dict):
+                    continue
+                if event.get("error"):
+                    raise UpstreamError(f"{self.spec.name} failed during the stream: {event['error']}.")
+                chunk = ChatChunk(text=str((event.get("message") or {}).get("content") or ""))
+                if event.get("done"):
+                    chunk.finish_reason = event.get("done_reason") or "stop"
+                    chunk.usage = Usage.of(event.get("prompt_eval_count"), event.get("eval_count"))
+                if chunk.text or chunk.finish_reason or chunk.usage:
+                    yield chunk

@@ -1,0 +1,135 @@
+"""End to end through a live server: the official ``openai`` package as the client, a local fake
+provider behind the service, and 20 concurrent callers with different keys."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+import requests
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from byok_keys.models import ProviderKey
+from byok_keys.services import KeyOwner, api_token_create, provider_key_set
+from groups.models import User
+from tests.fake_provider import FakeProvider
+
+pytestmark = [pytest.mark.real_http, pytest.mark.django_db(transaction=True)]
+
+
+def openai_key(tag: str) -> str:
+    return "sk-proj-" + f"{tag:0>6}" * 4 + "T3BlbkFJ" + f"{tag:0>6}" * 4
+
+
+@pytest.fixture
+def fake(settings: SettingsWrapper) -> Iterator[FakeProvider]:
+    with FakeProvider() as provider:
+        settings.BYOK_BASE_URL_OVERRIDES = {"openai": f"{provider.url}/v1"}
+        yield provider
+
+
+def user_with_key(username: str, key: str) -> tuple[User, str]:
+    user = User.objects.create_user(username=username, password="x")
+    result = provider_key_set(actor=user, owner=KeyOwner(user=user), provider="openai", raw=key)
+    assert result.key.status == "valid"  # validated against the fake's /v1/models
+    _, token = api_token_create(user=user, name="live")
+    return user, token
+
+
+def test_openai_sdk_plain_completion(live_server: Any, fake: FakeProvider) -> None:
+    key = openai_key("alice1")
+    _, token = user_with_key("alice", key)
+    client = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=token, max_retries=0)
+    completion = client.chat.completions.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Hello there"}], max_tokens=16
+    )
+    assert completion.choices[0].message.content == f"echo[{key[-6:]}]: Hello there"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.model == "openai/gpt-4o-mini"
+    assert completion.usage is not None and completion.usage.total_tokens == 18
+    upstream = [r for r in fake.requests if r["path"].endswith("/chat/completions")]
+    assert upstream[-1]["authorization"] == f"Bearer {key}"
+    assert upstream[-1]["body"]["model"] == "gpt-4o-mini"
+    raw = client.chat.completions.with_raw_response.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "again"}]
+    )
+    assert raw.headers["x-byok-key-source"] == "user"
+
+
+def test_openai_sdk_streaming(live_server: Any, fake: FakeProvider) -> None:
+    key = openai_key("bob222")
+    user, token = user_with_key("bob", key)
+    client = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=token, max_retries=0)
+    stream = client.chat.completions.create(
+        model="openai/gpt-4o-mini",
+        messages=[{"role": "user", "content": "Stream this please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == f"echo[{key[-6:]}]: Stream this please"
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1  # really streamed
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 18
+    upstream = [r for r in fake.requests if r["path"].endswith("/chat/completions")]
+    assert upstream[-1]["body"]["stream"] is True
+    assert ProviderKey.objects.get(user=user).usage_count == 1
+
+
+def test_openai_sdk_errors_and_models(live_server: Any, fake: FakeProvider) -> None:
+    _, token = user_with_key("carol", openai_key("carol3"))
+    client = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=token, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="anthropic/claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}])
+    assert info.value.code == "no_key_for_provider"
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    bad = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="byokt_nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+    ids = [m.id for m in client.models.list()]
+    assert "openai/gpt-4o-mini" in ids
+    assert not any(i.startswith("anthropic/") for i in ids)
+
+
+def test_twenty_concurrent_callers_each_use_their_own_key(live_server: Any, fake: FakeProvider) -> None:
+    callers = []
+    for i in range(20):
+        key = openai_key(f"u{i:02d}key")
+        user, token = user_with_key(f"user{i:02d}", key)
+        callers.append((user, token, key))
+    fake.delay = 0.02  # keep requests in flight together
+    calls_each = 3
+    errors: list[str] = []
+    barrier = threading.Barrier(len(callers))
+
+    def run(user: User, token: str) -> None:
+        session = requests.Session()
+        barrier.wait()
+        for n in range(calls_each):
+            response = session.post(
+                f"{live_server.url}/api/inference",
+                json={"provider": "openai", "model": "gpt-4o-mini", "prompt": f"{user.username}#{n}"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+            if response.status_code != 200:
+                errors.append(f"{user.username}: {response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=run, args=(u, t)) for u, t, _ in callers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    chats = [r for r in fake.requests if r["path"].endswith("/chat/completions")]
+    assert len(chats) == 20 * calls_each
+    key_of = {user.username: key for user, _, key in callers}
+    for request in chats:
+        username = request["body"]["messages"][-1]["content"].split("#")[0]
+        assert request["authorization"] == f"Bearer {key_of[username]}", "a caller's request carried another key"
+    for user, _, _ in callers:
+        assert ProviderKey.objects.get(user=user).usage_count == calls_each
