@@ -15,7 +15,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from byok_keys import services
-from byok_keys.models import ApiToken, AuditEvent, ProviderKey
+from byok_keys.models import ApiToken, AuditEvent, ProviderKey, UsageRecord
 from byok_keys.services import KeyOwner
 from common.admin import TeamScopedAdmin, is_team_admin, managed_groups
 from common.errors import ServiceError
@@ -330,3 +330,40 @@ class AuditEventAdmin(TeamScopedAdmin):
 
 
 __all__ = ["ApiTokenAdmin", "AuditEventAdmin", "ProviderKeyAdmin", "is_team_admin"]
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(TeamScopedAdmin):
+    """Read-only log of provider calls (never a prompt or a secret)."""
+
+    team_can_change = False
+    list_display = (
+        "created_at",
+        "user",
+        "provider",
+        "model",
+        "source",
+        "key_label",
+        "status",
+        "total_tokens",
+        "latency_ms",
+    )
+    list_filter = ("provider", "source", "status")
+    search_fields = ("user__username", "key_label", "model")
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+
+    def scope_queryset(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
+        return qs.filter(organization__in=managed_groups(request))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -194,6 +194,11 @@ FINISH_REASONS = {
     "content_filter": "content_filter",
     "SAFETY": "content_filter",
     "guardrail_intervened": "content_filter",
+    "RECITATION": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "SPII": "content_filter",
+    "refusal": "content_filter",
 }
 
 
