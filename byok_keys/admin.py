@@ -174,11 +174,19 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         ("State", {"fields": readonly_fields}),
     )
 
+    actions = ["revoke_keys"]
+
     def scope_queryset(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
         return qs.filter(organization__in=managed_groups(request))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("user", "organization")
+
+    @admin.action(description="Revoke selected keys (kept, but never used again)")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ProviderKey]) -> None:
+        for key in queryset:
+            services.provider_key_revoke(actor=request.user, key=key)  # type: ignore[arg-type]
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
     @admin.display(description="owner")
     def owner(self, obj: ProviderKey) -> str:

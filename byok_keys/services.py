@@ -229,6 +229,26 @@ def provider_key_store(
 
 
 @transaction.atomic
+def provider_key_revoke(*, actor: User, key: ProviderKey) -> ProviderKey:
+    """Take a key out of service without deleting it (kept for the record; skipped when resolving)."""
+    locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
+    if locked.status != ProviderKey.Status.REVOKED:
+        previous = locked.status
+        locked.status = ProviderKey.Status.REVOKED
+        locked.status_reason = f"Revoked by {actor.username}."
+        locked.save(update_fields=["status", "status_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="key.revoked",
+            target_type="provider_key",
+            target_id=locked.key_id,
+            organization=locked.organization,
+            details={"from": previous},
+        )
+    return locked
+
+
+@transaction.atomic
 def provider_key_delete(*, actor: User, key: ProviderKey) -> None:
     audit_record(
         actor=actor,

@@ -107,7 +107,7 @@ class OrganizationAdmin(TeamScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
         if change:
-            obj.save(update_fields=["name"])
+            services.group_rename(actor=request.user, org=obj, name=obj.name)  # type: ignore[arg-type]
             return
         # Through the service, so the creator becomes owner and the audit event is written.
         created = services.group_create(actor=request.user, slug=obj.slug, name=obj.name)  # type: ignore[arg-type]

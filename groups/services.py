@@ -7,6 +7,7 @@ import re
 from django.db import IntegrityError, transaction
 
 from byok_keys.audit import audit_record
+from byok_keys.models import ProviderKey
 from common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from groups.models import Membership, Organization, User
 from groups.roles import Cap, capabilities_for, is_platform_staff
@@ -32,6 +33,27 @@ def group_create(*, actor: User, slug: str, name: str) -> Organization:
         raise Conflict(f"A group with id '{slug}' already exists; choose another id.", code="group_exists") from None
     audit_record(actor=actor, action="group.created", target_type="group", target_id=slug, organization=org)
     _membership_create(actor=actor, org=org, user=actor, role=Membership.Role.OWNER)
+    return org
+
+
+@transaction.atomic
+def group_rename(*, actor: User, org: Organization, name: str) -> Organization:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("Group name must be 1-200 characters.", code="invalid_group_name")
+    # Read the stored name: the admin hands over an instance its form has already changed.
+    previous = Organization.objects.filter(pk=org.pk).values_list("name", flat=True).first()
+    org.name = name
+    org.save(update_fields=["name"])
+    if previous != name:
+        audit_record(
+            actor=actor,
+            action="group.renamed",
+            target_type="group",
+            target_id=org.slug,
+            organization=org,
+            details={"from": previous, "to": name},
+        )
     return org
 
 
@@ -127,8 +149,6 @@ def membership_remove(*, actor: User, org: Organization, username: str) -> None:
         _ensure_another_owner(org=org, leaving=user)
     membership.delete()
     # The member loses access to the group's keys, including any named in allowedUsers.
-    from byok_keys.models import ProviderKey
-
     for key in ProviderKey.objects.filter(organization=org, allowed_users=user):
         key.allowed_users.remove(user)
     if user.default_group_id == org.pk:

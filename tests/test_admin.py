@@ -278,3 +278,36 @@ def test_audit_events_are_read_only(admin_client: Client, populated: dict[str, A
     response = admin_client.post(reverse("admin:byok_keys_auditevent_change", args=[event.pk]), {"action": "x"})
     assert response.status_code == 403
     assert json.dumps(event.details).find(OPENAI_KEY) == -1
+
+
+def test_admin_revokes_keys_and_revoked_keys_are_never_resolved(
+    admin_client: Client, populated: dict[str, Any], owner: User
+) -> None:
+    from byok_keys.resolution import resolve_candidates
+
+    key = populated["user_key"]
+    response = admin_client.post(
+        reverse("admin:byok_keys_providerkey_changelist"), {"action": "revoke_keys", "_selected_action": [key.pk]}
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.status == "revoked"
+    assert AuditEvent.objects.filter(action="key.revoked", target_id=key.key_id).exists()
+    assert resolve_candidates(user=owner, provider="openai") == []
+
+
+def test_admin_rename_of_a_group_is_audited(admin_client: Client, group: Organization, owner: User) -> None:
+    membership = Membership.objects.get(organization=group, user=owner)
+    data = {
+        "name": "Acme Corp",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": str(membership.pk),
+        "memberships-0-organization": str(group.pk),
+        "memberships-0-user": owner.username,
+        "memberships-0-role": "owner",
+    }
+    assert admin_client.post(reverse("admin:groups_organization_change", args=[group.pk]), data).status_code == 302
+    assert AuditEvent.objects.filter(action="group.renamed", target_id="acme").exists()

@@ -133,3 +133,45 @@ def test_twenty_concurrent_callers_each_use_their_own_key(live_server: Any, fake
         assert request["authorization"] == f"Bearer {key_of[username]}", "a caller's request carried another key"
     for user, _, _ in callers:
         assert ProviderKey.objects.get(user=user).usage_count == calls_each
+
+
+def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_server: Any, fake: FakeProvider) -> None:
+    from byok_keys.models import UsageTotal
+    from groups.services import group_create, membership_set
+
+    owner = User.objects.create_user(username="boss", password="x")
+    org = group_create(actor=owner, slug="shared", name="Shared")
+    group_key = provider_key_set(
+        actor=owner, owner=KeyOwner(organization=org), provider="openai", raw=openai_key("shared")
+    ).key
+    tokens = []
+    for i in range(20):
+        user = User.objects.create_user(username=f"member{i:02d}", password="x")
+        membership_set(actor=owner, org=org, username=user.username)
+        tokens.append(api_token_create(user=user, name="live")[1])
+    barrier = threading.Barrier(len(tokens))
+    statuses: list[int] = []
+
+    def run(token: str) -> None:
+        session = requests.Session()
+        barrier.wait()
+        for _ in range(3):
+            response = session.post(
+                f"{live_server.url}/api/inference",
+                json={"provider": "openai", "model": "gpt-4o-mini", "prompt": "hi"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 60
+    group_key.refresh_from_db()
+    assert group_key.usage_count == 60
+    totals = UsageTotal.objects.filter(organization=org, source="group")
+    assert sum(t.calls for t in totals) == 60
+    assert sum(t.total_tokens for t in totals) == 60 * 18
