@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import csrf_protect_m
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.decorators import method_decorator
@@ -17,7 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from byok_keys import services
 from byok_keys.models import ApiToken, AuditEvent, ProviderKey, UsageRecord
 from byok_keys.services import KeyOwner
-from common.admin import TeamScopedAdmin, is_team_admin, managed_groups
+from common.admin import TeamScopedAdmin, managed_groups
 from common.errors import ServiceError
 from groups.models import Organization, User
 from groups.roles import is_platform_staff
@@ -305,24 +305,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False if obj is not None else super().has_change_permission(request, obj)
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(TeamScopedAdmin):
+class ReadOnlyLogAdmin(TeamScopedAdmin):
+    """Logs are written by the services only: nobody adds, edits or deletes rows in the admin."""
+
     team_can_change = False
-    list_display = (
-        "created_at",
-        "actor_label",
-        "action",
-        "target_type",
-        "target_id",
-        "organization",
-        "ip_address",
-    )
-    list_filter = ("action", "target_type", "created_at")
-    search_fields = ("target_id", "actor_label", "action")
-    date_hierarchy = "created_at"
 
     def scope_queryset(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
-        return qs.filter(Q(organization__in=managed_groups(request)))
+        # Team administrators see the rows of their own groups only.
+        return qs.filter(organization__in=managed_groups(request))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [f.name for f in self.model._meta.fields]
@@ -337,14 +327,26 @@ class AuditEventAdmin(TeamScopedAdmin):
         return False
 
 
-__all__ = ["ApiTokenAdmin", "AuditEventAdmin", "ProviderKeyAdmin", "is_team_admin"]
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyLogAdmin):
+    list_display = (
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_id",
+        "organization",
+        "ip_address",
+    )
+    list_filter = ("action", "target_type", "created_at")
+    search_fields = ("target_id", "actor_label", "action")
+    date_hierarchy = "created_at"
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(TeamScopedAdmin):
+class UsageRecordAdmin(ReadOnlyLogAdmin):
     """Read-only log of provider calls (never a prompt or a secret)."""
 
-    team_can_change = False
     list_display = (
         "created_at",
         "user",
@@ -360,18 +362,3 @@ class UsageRecordAdmin(TeamScopedAdmin):
     search_fields = ("user__username", "key_label", "model")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
-
-    def scope_queryset(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
-        return qs.filter(organization__in=managed_groups(request))
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

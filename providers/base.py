@@ -309,6 +309,16 @@ class ProviderAdapter:
     # Whether ``stream_chat`` streams from the provider (otherwise the answer is one chunk).
     streams: ClassVar[bool] = False
 
+    def raise_for_chat_status(self, response: requests.Response) -> None:
+        """Provider-specific reading of an error answer; fall through to the shared rule by returning."""
+
+    def send_chat(self, outbound: OutboundRequest, *, stream: bool = False) -> requests.Response:
+        from providers.chat import send_chat
+
+        return send_chat(
+            outbound, provider_name=self.spec.name, stream=stream, raise_for_status=self.raise_for_chat_status
+        )
+
     def chat(self, request: ChatRequest) -> ChatResult:
         """One chat completion. Raises ``providers.chat.UpstreamError`` subclasses."""
         from providers.chat import UpstreamBadRequest

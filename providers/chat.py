@@ -8,7 +8,7 @@ An adapter turns a ``ChatRequest`` into its provider's request, and the answer i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,8 +157,15 @@ def raise_for_chat_status(response: requests.Response, *, provider_name: str) ->
     raise UpstreamError(f"{provider_name} failed ({code}: {detail}).", upstream_status=code)
 
 
-def send_chat(request: http.OutboundRequest, *, provider_name: str, stream: bool = False) -> requests.Response:
-    """Send a chat request with the inference timeout; network trouble becomes an upstream error."""
+def send_chat(
+    request: http.OutboundRequest,
+    *,
+    provider_name: str,
+    stream: bool = False,
+    raise_for_status: Callable[[requests.Response], None] | None = None,
+) -> requests.Response:
+    """Send a chat request with the inference timeout; network trouble becomes an upstream error, and
+    an error status is read by ``raise_for_status`` (default: ``raise_for_chat_status``)."""
     from django.conf import settings
 
     try:
@@ -171,6 +178,8 @@ def send_chat(request: http.OutboundRequest, *, provider_name: str, stream: bool
         raise UpstreamError(str(exc)) from None
     if not 200 <= response.status_code < 300:
         with response:
+            if raise_for_status is not None:
+                raise_for_status(response)
             raise_for_chat_status(response, provider_name=provider_name)
     return response
 

@@ -71,9 +71,13 @@ def _loggable(url: str) -> str:
 # ---- SSRF-guarded connections -----------------------------------------------------------------
 
 
-class _GuardedHTTPConnection(HTTPConnection):
+class _PeerCheck:
+    """Checks the address a new connection actually reached (after DNS), before anything is sent."""
+
+    host: str
+
     def _new_conn(self) -> Any:
-        sock = super()._new_conn()
+        sock = super()._new_conn()  # type: ignore[misc]
         try:
             ssrf.check_peer(sock, self.host)
         except ssrf.UnsafeURLError:
@@ -82,15 +86,12 @@ class _GuardedHTTPConnection(HTTPConnection):
         return sock
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> Any:
-        sock = super()._new_conn()
-        try:
-            ssrf.check_peer(sock, self.host)
-        except ssrf.UnsafeURLError:
-            sock.close()
-            raise
-        return sock
+class _GuardedHTTPConnection(_PeerCheck, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_PeerCheck, HTTPSConnection):
+    pass
 
 
 class _GuardedHTTPPool(HTTPConnectionPool):

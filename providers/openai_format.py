@@ -4,11 +4,20 @@ Mistral, DeepSeek, OpenRouter, … and Azure, Databricks) and by this service's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
+from providers import http
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, iter_sse_json
+
+if TYPE_CHECKING:
+    from providers.base import ProviderAdapter
+    from providers.http import OutboundRequest
+
+    _Base = ProviderAdapter
+else:
+    _Base = object
 
 
 def request_body(request: ChatRequest, *, model: str | None = None, stream: bool = False) -> dict[str, Any]:
@@ -60,3 +69,20 @@ def iter_stream(response: requests.Response) -> Iterator[ChatChunk]:
                 chunk.finish_reason = choices[0].get("finish_reason")
             if chunk.text or chunk.finish_reason or chunk.usage:
                 yield chunk
+
+
+class OpenAIWireChat(_Base):
+    """``chat``/``stream_chat`` for adapters whose ``chat_http_request`` speaks the OpenAI format."""
+
+    streams = True
+
+    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+        raise NotImplementedError
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        with self.send_chat(self.chat_http_request(request, stream=False)) as response:
+            return parse_response(http.json_or_empty(response), provider_name=self.spec.name, model=request.model)
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        # Sent here, not in the generator, so an error status is raised before the first chunk.
+        return iter_stream(self.send_chat(self.chat_http_request(request, stream=True), stream=True))

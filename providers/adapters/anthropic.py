@@ -11,12 +11,11 @@ from providers.chat import (
     ChatChunk,
     ChatRequest,
     ChatResult,
-    UpstreamBadRequest,
     UpstreamError,
     UpstreamNoCredit,
     Usage,
+    error_message,
     iter_sse_json,
-    send_chat,
 )
 
 if TYPE_CHECKING:
@@ -89,16 +88,13 @@ class AnthropicAdapter(BaseAdapter):
             body["stream"] = True
         return self.build_request("POST", "/v1/messages", json=body)
 
+    def raise_for_chat_status(self, response: requests.Response) -> None:
+        # An empty balance is a 400 invalid_request_error; another key may still have credit.
+        if response.status_code == 400 and "credit balance is too low" in response.text:
+            raise UpstreamNoCredit(f"{self.spec.name}: {error_message(response)}", upstream_status=response.status_code)
+
     def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
-        try:
-            return send_chat(
-                self.chat_http_request(request, stream=stream), provider_name=self.spec.name, stream=stream
-            )
-        except UpstreamBadRequest as exc:
-            # An empty balance is a 400 invalid_request_error; another key may still have credit.
-            if "credit balance is too low" in exc.message:
-                raise UpstreamNoCredit(exc.message, upstream_status=exc.upstream_status) from None
-            raise
+        return self.send_chat(self.chat_http_request(request, stream=stream), stream=stream)
 
     def chat(self, request: ChatRequest) -> ChatResult:
         with self._send(request, stream=False) as response:

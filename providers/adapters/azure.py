@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from providers import http, openai_format
+from providers import openai_format
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
-from providers.chat import ChatChunk, ChatRequest, ChatResult, send_chat
+from providers.chat import ChatRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from providers.http import OutboundRequest
 
 # api_version values that select the v1 API (``/openai/v1/...``) rather than a dated deployment API.
@@ -27,7 +25,7 @@ FIRST_VERSION_WITH_STREAM_OPTIONS = "2024-09-01"
 AZURE_KEY_PATTERN = r"^[A-Za-z0-9+/=]{32,100}$"
 
 
-class AzureOpenAIAdapter(BaseAdapter):
+class AzureOpenAIAdapter(openai_format.OpenAIWireChat, BaseAdapter):
     spec = ProviderSpec(
         id="azure",
         name="Azure OpenAI",
@@ -109,14 +107,3 @@ class AzureOpenAIAdapter(BaseAdapter):
                 del body["stream_options"]
             path = f"/openai/deployments/{quote(deployment, safe='')}/chat/completions?api-version={version}"
         return self.build_request("POST", path, json=body)
-
-    def chat(self, request: ChatRequest) -> ChatResult:
-        response = send_chat(self.chat_http_request(request, stream=False), provider_name=self.spec.name)
-        with response:
-            return openai_format.parse_response(
-                http.json_or_empty(response), provider_name=self.spec.name, model=request.model
-            )
-
-    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        response = send_chat(self.chat_http_request(request, stream=True), provider_name=self.spec.name, stream=True)
-        return openai_format.iter_stream(response)

@@ -30,10 +30,8 @@ from providers.chat import (
     UpstreamBadRequest,
     UpstreamError,
     UpstreamRateLimited,
-    UpstreamTimeout,
     Usage,
     error_message,
-    raise_for_chat_status,
 )
 
 if TYPE_CHECKING:
@@ -320,7 +318,7 @@ class BedrockAdapter(BaseAdapter):
         return self.signed_request("POST", url, body)
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        with self._send(self.converse_request(request)) as response:
+        with self.send_chat(self.converse_request(request)) as response:
             data = http.json_or_empty(response)
         output = data.get("output") if isinstance(data, dict) else None
         message = output.get("message") if isinstance(output, dict) else None
@@ -337,25 +335,7 @@ class BedrockAdapter(BaseAdapter):
             model=request.model,
         )
 
-    def _send(self, outbound: OutboundRequest) -> requests.Response:
-        """Like ``providers.chat.send_chat``, but an error status is read by its AWS error type."""
-        from django.conf import settings
-
-        name = self.spec.name
-        try:
-            response = http.send(outbound, timeout=settings.BYOK_INFERENCE_TIMEOUT, retries=0)
-        except http.ProviderTimeout as exc:
-            raise UpstreamTimeout(f"{name} did not answer in time: {exc}") from None
-        except http.UnsafeDestination as exc:
-            raise UpstreamBadRequest(str(exc)) from None
-        except http.ProviderHTTPError as exc:
-            raise UpstreamError(str(exc)) from None
-        if not 200 <= response.status_code < 300:
-            with response:
-                self.raise_for_chat_error(response)
-        return response
-
-    def raise_for_chat_error(self, response: requests.Response) -> None:
+    def raise_for_chat_status(self, response: requests.Response) -> None:
         """The status code alone is ambiguous on AWS (403 is both a bad key and a missing permission)."""
         code = response.status_code
         error = self.error_type(response)
@@ -377,7 +357,6 @@ class BedrockAdapter(BaseAdapter):
             )
         if error in BAD_REQUEST_ERRORS:
             raise UpstreamBadRequest(f"{self.spec.name}: {detail}", upstream_status=code)
-        raise_for_chat_status(response, provider_name=self.spec.name)
 
     @staticmethod
     def aws_error_message(response: requests.Response) -> str:

@@ -10,7 +10,7 @@ from providers import http
 from providers import validation as v
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import AuthStyle, ConfigField, CredentialFormatError, FieldKind, ProviderSpec
-from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest, UpstreamError, Usage, send_chat
+from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest, UpstreamError, Usage
 
 # Legacy tokens: 40 x [A-Za-z0-9_-]. Since 2026: cfut_ (user) / cfat_ (account) + 40 alnum + 8 hex.
 # Cloudflare changed the format once already, so minimum lengths only.
@@ -114,7 +114,7 @@ class CloudflareAdapter(BaseAdapter):
         return self.build_request("POST", path, json=body)
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        with send_chat(self.chat_http_request(request), provider_name=self.spec.name) as response:
+        with self.send_chat(self.chat_http_request(request)) as response:
             data = http.json_or_empty(response)
         if not isinstance(data, dict):
             raise UpstreamError(f"{self.spec.name} returned an answer that is not a JSON object.")

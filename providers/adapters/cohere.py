@@ -8,7 +8,7 @@ from providers import http
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec
-from providers.chat import ChatRequest, ChatResult, UpstreamError, Usage, send_chat
+from providers.chat import ChatRequest, ChatResult, UpstreamError, Usage
 
 if TYPE_CHECKING:
     import requests
@@ -58,7 +58,7 @@ class CohereAdapter(BaseAdapter):
         return self.build_request("POST", "/v2/chat", json=body)
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        with send_chat(self.chat_http_request(request), provider_name=self.spec.name) as response:
+        with self.send_chat(self.chat_http_request(request)) as response:
             data = http.json_or_empty(response)
         message = data.get("message") if isinstance(data, dict) else None
         content = message.get("content") if isinstance(message, dict) else None

@@ -9,7 +9,7 @@ from providers import http, openai_format
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
-from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest, send_chat
+from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest
 
 if TYPE_CHECKING:
     import requests
@@ -77,7 +77,7 @@ class DatabricksAdapter(BaseAdapter):
         return self.build_request("POST", f"/serving-endpoints/{quote(request.model, safe='')}/invocations", json=body)
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        response = send_chat(self.chat_http_request(request), provider_name=self.spec.name)
+        response = self.send_chat(self.chat_http_request(request))
         with response:
             return openai_format.parse_response(
                 http.json_or_empty(response), provider_name=self.spec.name, model=request.model

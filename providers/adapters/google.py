@@ -17,8 +17,8 @@ from providers.chat import (
     UpstreamBadRequest,
     UpstreamError,
     Usage,
+    error_message,
     iter_sse_json,
-    send_chat,
 )
 
 if TYPE_CHECKING:
@@ -101,18 +101,16 @@ class GoogleAdapter(BaseAdapter):
         method = ":streamGenerateContent?alt=sse" if stream else ":generateContent"
         return self.build_request("POST", self.model_path(request.model) + method, json=body)
 
-    def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
-        try:
-            return send_chat(
-                self.chat_http_request(request, stream=stream), provider_name=self.spec.name, stream=stream
+    def raise_for_chat_status(self, response: requests.Response) -> None:
+        if response.status_code == 400 and any(text in response.text for text in INVALID_KEY_MESSAGES):
+            # Reported as 401 so the stored key is marked invalid (and another key is tried).
+            raise UpstreamAuthError(
+                f"{self.spec.name} rejected the key as invalid or expired ({error_message(response)}).",
+                upstream_status=401,
             )
-        except UpstreamBadRequest as exc:
-            if exc.upstream_status == 400 and any(text in exc.message for text in INVALID_KEY_MESSAGES):
-                # Reported as 401 so the stored key is marked invalid (and another key is tried).
-                raise UpstreamAuthError(
-                    f"{self.spec.name} rejected the key as invalid or expired ({exc.message}).", upstream_status=401
-                ) from None
-            raise
+
+    def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
+        return self.send_chat(self.chat_http_request(request, stream=stream), stream=stream)
 
     def chat(self, request: ChatRequest) -> ChatResult:
         with self._send(request, stream=False) as response:

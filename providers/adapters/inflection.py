@@ -8,7 +8,7 @@ from providers import http
 from providers import validation as v
 from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ProviderSpec, ProviderStatus
-from providers.chat import ChatRequest, ChatResult, UpstreamError, send_chat
+from providers.chat import ChatRequest, ChatResult, UpstreamError
 
 if TYPE_CHECKING:
     import requests
@@ -57,7 +57,7 @@ class InflectionAdapter(BaseAdapter):
         return self.build_request("POST", "/external/api/inference", json={"config": request.model, "context": context})
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        with send_chat(self.chat_http_request(request), provider_name=self.spec.name) as response:
+        with self.send_chat(self.chat_http_request(request)) as response:
             data = http.json_or_empty(response)
         text = data.get("text") if isinstance(data, dict) else None
         if not isinstance(text, str):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from providers import http
 from providers.adapters._common import BaseAdapter
 from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderSpec
-from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, send_chat
+from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,7 +83,7 @@ class OllamaAdapter(BaseAdapter):
         return self.build_request("POST", "/api/chat", json=body)
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        with send_chat(self.chat_http_request(request, stream=False), provider_name=self.spec.name) as response:
+        with self.send_chat(self.chat_http_request(request, stream=False)) as response:
             data = http.json_or_empty(response)
         message = data.get("message") if isinstance(data, dict) else None
         if not isinstance(message, dict):
@@ -97,7 +97,7 @@ class OllamaAdapter(BaseAdapter):
 
     def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
         # Sent here, not in the generator, so an error status is raised before the first chunk.
-        response = send_chat(self.chat_http_request(request, stream=True), provider_name=self.spec.name, stream=True)
+        response = self.send_chat(self.chat_http_request(request, stream=True), stream=True)
         return self._iter_stream(response)
 
     def _iter_stream(self, response: requests.Response) -> Iterator[ChatChunk]:

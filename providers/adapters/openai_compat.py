@@ -19,17 +19,15 @@ from providers.base import (
     ProviderSpec,
     ProviderStatus,
 )
-from providers.chat import ChatChunk, ChatRequest, ChatResult, send_chat
+from providers.chat import ChatRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     import requests
 
     from providers.http import OutboundRequest
 
 
-class OpenAICompatibleAdapter(BaseAdapter):
+class OpenAICompatibleAdapter(openai_format.OpenAIWireChat, BaseAdapter):
     """``POST {base}/chat/completions`` with ``Authorization: Bearer``.
 
     ``validation_path`` is the cheapest ``GET`` that proves a key (relative to the base URL); ``None``
@@ -41,21 +39,8 @@ class OpenAICompatibleAdapter(BaseAdapter):
     # Model for a 1-token chat when only a billed call can prove a key (BYOK_ALLOW_BILLED_VALIDATION).
     billed_validation_model: ClassVar[str | None] = None
 
-    streams = True
-
     def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
         return self.build_request("POST", self.chat_path, json=openai_format.request_body(request, stream=stream))
-
-    def chat(self, request: ChatRequest) -> ChatResult:
-        response = send_chat(self.chat_http_request(request, stream=False), provider_name=self.spec.name)
-        with response:
-            return openai_format.parse_response(
-                http.json_or_empty(response), provider_name=self.spec.name, model=request.model
-            )
-
-    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        response = send_chat(self.chat_http_request(request, stream=True), provider_name=self.spec.name, stream=True)
-        return openai_format.iter_stream(response)
 
     def validation_request(self) -> OutboundRequest | None:
         if self.validation_path is not None:

@@ -16,7 +16,6 @@ from providers.chat import (
     UpstreamError,
     UpstreamTimeout,
     Usage,
-    send_chat,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ class ReplicateAdapter(BaseAdapter):
         )
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        with send_chat(self.chat_http_request(request), provider_name=self.spec.name) as response:
+        with self.send_chat(self.chat_http_request(request)) as response:
             data = http.json_or_empty(response)
         if not isinstance(data, dict) or "status" not in data:
             raise UpstreamError(f"{self.spec.name} returned an answer without a prediction status.")
