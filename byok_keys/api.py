@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,6 +18,7 @@ from byok_keys import selectors, services
 from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner
 from common.errors import ServiceError
+from common.schema import S, errors, obj, objs, ok
 from groups import selectors as group_selectors
 from groups import services as group_services
 from groups.models import Membership, User
@@ -25,14 +26,32 @@ from groups.roles import Cap
 from providers.registry import all_adapter_classes, provider_public_dict
 from providers.validation import ValidationResult
 
-ERROR_SCHEMA = inline_serializer(
-    "Error",
+KEY_SAVED = ok(
+    "KeySaved",
     {
-        "success": serializers.BooleanField(),
-        "error": serializers.CharField(),
-        "code": serializers.CharField(),
+        "keyId": S.CharField(),
+        "provider": S.CharField(),
+        "status": S.CharField(),
+        "last4": S.CharField(),
+        "reason": S.CharField(required=False),
+        "warning": S.CharField(required=False),
+    },
+    extra=(409, 413),
+)
+KEY_SAVED[201] = KEY_SAVED[200]  # 201 when created, 200 when an existing key was replaced
+KEY_TESTED = ok(
+    "KeyTested",
+    {
+        "provider": S.CharField(),
+        "status": S.CharField(),
+        "reason": S.CharField(),
+        "retryAfter": S.IntegerField(required=False),
+        "keyId": S.CharField(required=False),
+        "keyStatus": S.CharField(required=False),
+        "lastValidatedAt": S.DateTimeField(required=False),
     },
 )
+MESSAGE = ok("Message", {"message": S.CharField()})
 
 
 class ByokAPIView(APIView):
@@ -104,13 +123,26 @@ class ProvidersView(ByokAPIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    @extend_schema(summary="List supported providers")
+    @extend_schema(summary="List supported providers", responses=ok("Providers", {"providers": objs()}))
     def get(self, request: Request) -> Response:
         return Response({"success": True, "providers": [provider_public_dict(cls) for cls in all_adapter_classes()]})
 
 
 class KeysView(ByokAPIView):
-    @extend_schema(summary="Your keys, your groups' keys, and which providers you can use")
+    @extend_schema(
+        summary="Your keys, your groups' keys, and which providers you can use",
+        responses=ok(
+            "Keys",
+            {
+                "userId": S.CharField(),
+                "groupId": S.CharField(allow_null=True),
+                "groups": S.ListField(child=S.CharField()),
+                "providers": objs("provider, name, hasUserKey, hasGroupKey"),
+                "keys": objs(),
+                "groupKeys": objs(),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         return Response({"success": True, **selectors.keys_overview(user=self.caller)})
 
@@ -119,7 +151,7 @@ class UserKeyView(ByokAPIView):
     @extend_schema(
         summary="Store or replace your key for a provider",
         request=KeyInput,
-        responses={200: None, 201: None, 400: OpenApiResponse(ERROR_SCHEMA)},
+        responses=KEY_SAVED,
     )
     def post(self, request: Request, provider: str) -> Response:
         data = _parse(KeyInput, request)
@@ -133,7 +165,7 @@ class UserKeyView(ByokAPIView):
         )
         return _key_saved(result)
 
-    @extend_schema(summary="Remove your key for a provider", responses={200: None, 404: OpenApiResponse(ERROR_SCHEMA)})
+    @extend_schema(summary="Remove your key for a provider", responses=MESSAGE)
     def delete(self, request: Request, provider: str) -> Response:
         key = selectors.user_key_get(user=self.caller, provider=provider)
         services.provider_key_delete(actor=self.caller, key=key)
@@ -144,7 +176,7 @@ class GroupKeyView(ByokAPIView):
     @extend_schema(
         summary="Store or replace a group's key (owners/admins)",
         request=GroupKeyInput,
-        responses={200: None, 201: None, 400: OpenApiResponse(ERROR_SCHEMA)},
+        responses=KEY_SAVED,
     )
     def post(self, request: Request, group_id: str, provider: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
@@ -160,7 +192,7 @@ class GroupKeyView(ByokAPIView):
         )
         return _key_saved(result)
 
-    @extend_schema(summary="Remove a group's key (owners/admins)")
+    @extend_schema(summary="Remove a group's key (owners/admins)", responses=MESSAGE)
     def delete(self, request: Request, group_id: str, provider: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
         key = selectors.group_key_get(organization=org, provider=provider)
@@ -206,7 +238,11 @@ def _run_key_test(*, actor: User, provider: str, data: dict[str, Any], stored: C
 
 
 class UserKeyTestView(ByokAPIView):
-    @extend_schema(summary="Test your stored key (or a key in the body, without storing it)", request=KeyTestInput)
+    @extend_schema(
+        summary="Test your stored key (or a key in the body, without storing it)",
+        request=KeyTestInput,
+        responses=KEY_TESTED,
+    )
     def post(self, request: Request, provider: str) -> Response:
         data = _parse(KeyTestInput, request)
         return _run_key_test(
@@ -218,7 +254,7 @@ class UserKeyTestView(ByokAPIView):
 
 
 class GroupKeyTestView(ByokAPIView):
-    @extend_schema(summary="Test a group's stored key (owners/admins)", request=KeyTestInput)
+    @extend_schema(summary="Test a group's stored key (owners/admins)", request=KeyTestInput, responses=KEY_TESTED)
     def post(self, request: Request, group_id: str, provider: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
         data = _parse(KeyTestInput, request)
@@ -231,7 +267,11 @@ class GroupKeyTestView(ByokAPIView):
 
 
 class GroupMemberView(ByokAPIView):
-    @extend_schema(summary="Add a member or change their role (owners/admins)", request=MemberInput)
+    @extend_schema(
+        summary="Add a member or change their role (owners/admins)",
+        request=MemberInput,
+        responses=ok("MemberSet", {"groupId": S.CharField(), "userId": S.CharField(), "role": S.CharField()}),
+    )
     def post(self, request: Request, group_id: str, user_id: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_MEMBERS)
         data = _parse(MemberInput, request)
@@ -243,7 +283,9 @@ class GroupMemberView(ByokAPIView):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(summary="Remove a member (owners/admins; never the last owner)")
+    @extend_schema(
+        summary="Remove a member (owners/admins; never the last owner)", responses={**MESSAGE, **errors(409)}
+    )
     def delete(self, request: Request, group_id: str, user_id: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_MEMBERS)
         group_services.membership_remove(actor=self.caller, org=org, username=user_id)
@@ -251,7 +293,11 @@ class GroupMemberView(ByokAPIView):
 
 
 class GroupsView(ByokAPIView):
-    @extend_schema(summary="Your groups")
+    @extend_schema(
+        operation_id="api_byok_groups_list",
+        summary="Your groups",
+        responses=ok("Groups", {"groups": objs("id, name, role, isDefault")}),
+    )
     def get(self, request: Request) -> Response:
         memberships = group_selectors.groups_for_user(user=self.caller)
         return Response(
@@ -269,7 +315,11 @@ class GroupsView(ByokAPIView):
             }
         )
 
-    @extend_schema(summary="Create a group (you become its owner)", request=GroupCreateInput)
+    @extend_schema(
+        summary="Create a group (you become its owner)",
+        request=GroupCreateInput,
+        responses=ok("GroupCreated", {"group": obj("id, name, role")}, status=201, extra=(409,)),
+    )
     def post(self, request: Request) -> Response:
         data = _parse(GroupCreateInput, request)
         org = group_services.group_create(actor=self.caller, slug=data["id"], name=data.get("name", ""))
@@ -280,13 +330,19 @@ class GroupsView(ByokAPIView):
 
 
 class GroupDetailView(ByokAPIView):
-    @extend_schema(summary="A group's members and key metadata (members only)")
+    @extend_schema(
+        summary="A group's members and key metadata (members only)",
+        responses=ok("GroupDetail", {"group": obj("id, name, createdAt, members, keys")}),
+    )
     def get(self, request: Request, group_id: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.VIEW)
         return Response({"success": True, "group": selectors.group_detail(organization=org)})
 
 
 class StatsView(ByokAPIView):
-    @extend_schema(summary="Counts of your keys and their usage")
+    @extend_schema(
+        summary="Counts of your keys and their usage",
+        responses=ok("Stats", {"stats": obj("userKeys, groupKeys, providers, totalUsage, tokens, byProvider")}),
+    )
     def get(self, request: Request) -> Response:
         return Response({"success": True, "stats": selectors.key_stats(user=self.caller)})

@@ -31,3 +31,6 @@ urlpatterns = [
     path("v1/chat/completions", gateway_api.ChatCompletionsView.as_view(), name="chat-completions"),
     path("v1/models", gateway_api.ModelsView.as_view(), name="models"),
 ]
+
+handler404 = "common.views.not_found"
+handler500 = "common.views.server_error"

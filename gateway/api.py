@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -21,6 +22,7 @@ from byok_keys.api import ByokAPIView
 from byok_keys.usage import group_usage
 from common.api import exception_handler as byok_exception_handler
 from common.errors import InvalidInput
+from common.schema import S, errors, obj, objs, ok
 from gateway import services
 from gateway.byok import ByokContext, ByokMixin, mark_served
 from groups import selectors as group_selectors
@@ -97,6 +99,16 @@ class InferenceInput(serializers.Serializer):
     group = serializers.CharField(required=False)
 
 
+class OpenAIChatInput(serializers.Serializer):
+    model = serializers.CharField(help_text="provider/model, e.g. openai/gpt-4o-mini")
+    messages = serializers.ListField(child=serializers.DictField())
+    max_tokens = serializers.IntegerField(required=False)
+    max_completion_tokens = serializers.IntegerField(required=False)
+    temperature = serializers.FloatField(required=False)
+    stream = serializers.BooleanField(required=False)
+    group = serializers.CharField(required=False, help_text="BYOK extension: the group whose key to use")
+
+
 class InferenceView(ByokMixin, APIView):
     """``POST /api/inference``: call a provider with the caller's key (own, then group, then system)."""
 
@@ -120,7 +132,27 @@ class InferenceView(ByokMixin, APIView):
         group = data.get("group")
         return provider, group if isinstance(group, str) and group else None
 
-    @extend_schema(summary="Call an LLM with your key (own, group, then system)", request=InferenceInput)
+    @extend_schema(
+        summary="Call an LLM with your key (own, group, then system)",
+        request=InferenceInput,
+        responses=ok(
+            "Inference",
+            {
+                "provider": S.CharField(),
+                "model": S.CharField(),
+                "text": S.CharField(),
+                "finishReason": S.CharField(allow_null=True),
+                "usage": obj("promptTokens, completionTokens, totalTokens"),
+                "keySource": S.CharField(),
+                "keyId": S.CharField(),
+                "groupId": S.CharField(allow_null=True),
+                "isBYOK": S.BooleanField(),
+                "attempts": objs(),
+                "latencyMs": S.IntegerField(),
+            },
+            extra=(429, 502, 504),
+        ),
+    )
     def post(self, request: Request) -> Response:
         byok: ByokContext = request.byok  # type: ignore[attr-defined]
         user = cast(User, request.user)
@@ -242,7 +274,11 @@ class ChatCompletionsView(ByokMixin, OpenAIView):
         group = data.get("group")
         return provider, group if isinstance(group, str) and group else None
 
-    @extend_schema(summary="OpenAI-compatible chat completions (model = provider/model)")
+    @extend_schema(
+        summary="OpenAI-compatible chat completions (model = provider/model)",
+        request=OpenAIChatInput,
+        responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 404, 429, 502, 504)},
+    )
     def post(self, request: Request) -> Any:
         byok: ByokContext = request.byok  # type: ignore[attr-defined]
         user = cast(User, request.user)
@@ -331,7 +367,7 @@ class ChatCompletionsView(ByokMixin, OpenAIView):
 class ModelsView(OpenAIView):
     """``GET /v1/models``: ``provider/model`` ids the caller can use (the providers' usual models)."""
 
-    @extend_schema(summary="Models the caller can use, as provider/model ids")
+    @extend_schema(summary="Models the caller can use, as provider/model ids", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         user = cast(User, request.user)
         data = [
@@ -351,6 +387,17 @@ class ResolveView(ByokAPIView):
     @extend_schema(
         summary="Which key would serve me (no provider is called)",
         parameters=[OpenApiParameter("provider", str, required=True), OpenApiParameter("group", str)],
+        responses=ok(
+            "Resolved",
+            {
+                "provider": S.CharField(),
+                "keySource": S.CharField(),
+                "keyId": S.CharField(),
+                "groupId": S.CharField(allow_null=True),
+                "isBYOK": S.BooleanField(),
+                "fallbacks": objs(),
+            },
+        ),
     )
     def get(self, request: Request) -> Response:
         provider = request.query_params.get("provider", "")
@@ -371,7 +418,18 @@ class ResolveView(ByokAPIView):
 
 
 class GroupUsageView(ByokAPIView):
-    @extend_schema(summary="Per-member usage of a group's keys (owners/admins)")
+    @extend_schema(
+        summary="Per-member usage of a group's keys (owners/admins)",
+        responses=ok(
+            "GroupUsage",
+            {
+                "groupId": S.CharField(),
+                "totalCalls": S.IntegerField(),
+                "totalTokens": S.IntegerField(),
+                "members": objs(),
+            },
+        ),
+    )
     def get(self, request: Request, group_id: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.VIEW_USAGE)
         return Response({"success": True, **group_usage(organization=org)})

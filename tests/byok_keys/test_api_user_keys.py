@@ -210,3 +210,30 @@ def test_openapi_schema_and_docs_are_served(db: Any) -> None:
     assert schema.status_code == 200
     assert b"/api/byok/keys/{provider}" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_unknown_api_path_is_a_json_404(api: APIClient) -> None:
+    response = api.get("/api/byok/nothing/here")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_server_errors_on_api_paths_are_json_without_details(db: Any) -> None:
+    from django.test import RequestFactory
+
+    from common.views import server_error
+
+    response = server_error(RequestFactory().get("/api/byok/keys"))
+    assert response.status_code == 500
+    assert json.loads(response.content)["code"] == "server_error"
+
+
+def test_openapi_schema_is_valid_and_complete(db: Any, tmp_path: Any) -> None:
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yaml"
+    # --fail-on-warn: every view has request and response shapes and operation ids are unique.
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    text = out.read_text()
+    for path in ("/api/byok/providers", "/api/inference", "/v1/chat/completions", "/api/byok/resolve"):
+        assert path in text
