@@ -188,7 +188,7 @@ class GroupKeyView(ByokAPIView):
             raw=data.get("apiKey"),
             name=data.get("name", ""),
             description=data.get("description", ""),
-            allowed_users=data.get("allowedUsers", "all"),
+            allowed_users=data.get("allowedUsers"),  # absent: "all" for a new key, unchanged on replace
         )
         return _key_saved(result)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
@@ -38,13 +39,18 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str, *, setting: str) -> Rate | None:
-        """``"600/min"``, ``"10/s"``, ``"1000/5min"``; ``""``, ``"0"`` or ``"off"`` disable the limit."""
-        if not text or text.strip().lower() in ("0", "off", "none"):
+        """``"600/min"``, ``"10/s"``, ``"1000/5min"``; ``""`` or ``"off"`` disable the limit."""
+        if not text or text.strip().lower() in ("off", "none"):
             return None
         match = _RATE_RE.match(text.lower())
-        if not match or match.group(3) not in _UNITS:
-            raise ImproperlyConfigured(f"{setting}={text!r} is not a rate like 600/min, 10/s or 1000/hour.")
+        if not match or match.group(3) not in _UNITS or match.group(2) == "0" or match.group(1) == "0":
+            raise ImproperlyConfigured(f"{setting}={text!r} is not a rate like 600/min, 10/s, 1000/5min or off.")
         return cls(int(match.group(1)), int(match.group(2) or 1) * _UNITS[match.group(3)])
+
+
+@lru_cache(maxsize=16)
+def configured_rate(text: str, setting: str) -> Rate | None:
+    return Rate.parse(text, setting=setting)
 
 
 class RateLimited(ServiceError):

@@ -173,15 +173,18 @@ def provider_key_store(
     adapter_cls = get_adapter_class(provider)
     name = (name or "").strip()[:200] or f"{adapter_cls.spec.name} key"
     description = (description or "").strip()[:2000]
-    allowed = (
-        _resolve_allowed_users(organization=owner.organization, allowed=allowed_users)
-        if owner.organization is not None
-        else None
-    )
     existing = (
         ProviderKey.objects.select_for_update()
         .filter(user=owner.user, organization=owner.organization, provider=provider)
         .first()
+    )
+    # Replacing a group key without saying who may use it keeps the current list: a new secret must
+    # not silently widen access.
+    keep_sharing = existing is not None and allowed_users is None
+    allowed = (
+        _resolve_allowed_users(organization=owner.organization, allowed=allowed_users)
+        if owner.organization is not None and not keep_sharing
+        else None
     )
     previous_key_id = existing.key_id if existing else None
     key = existing or ProviderKey(user=owner.user, organization=owner.organization, provider=provider, created_by=actor)
@@ -193,7 +196,8 @@ def provider_key_store(
     key.status_reason = status_reason[:300]
     key.last_validated_at = validated_at
     key.invalid_checks = 1 if status == ProviderKey.Status.INVALID else 0
-    key.allow_all_members = allowed is None
+    if not keep_sharing:
+        key.allow_all_members = allowed is None
     plaintext = json.dumps(credential, separators=(",", ":")).encode()
     key.sealed_secret = get_keyring().seal(plaintext, aad=key.aad())
     try:
@@ -204,7 +208,7 @@ def provider_key_store(
             f"Another request stored a {provider} key for this owner at the same time; try again.",
             code="concurrent_update",
         ) from None
-    if owner.organization is not None:
+    if owner.organization is not None and not keep_sharing:
         key.allowed_users.set(allowed or [])
     audit_record(
         actor=actor,
@@ -220,7 +224,7 @@ def provider_key_store(
             **({"previousKeyId": previous_key_id} if previous_key_id else {}),
             **(
                 {"allowedUsers": "all" if allowed is None else [u.username for u in allowed]}
-                if owner.organization is not None
+                if owner.organization is not None and not keep_sharing
                 else {}
             ),
         },
@@ -273,8 +277,14 @@ def provider_key_record_check(
     - any other result is stored with the time of the check.
     Every status change is an audit event.
     """
-    locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
-    if result.status is KeyStatus.UNVERIFIED:
+    locked = ProviderKey.objects.select_for_update().filter(pk=key.pk).first()
+    if locked is None:  # deleted meanwhile
+        return key
+    if locked.key_id != key.key_id:
+        # The secret was replaced while it was being checked: the verdict is about the old one.
+        return locked
+    if result.status is KeyStatus.UNVERIFIED or locked.status == ProviderKey.Status.REVOKED:
+        # Nothing learnt; or revoked by an administrator, which only an administrator undoes.
         return locked
     previous = locked.status
     now = timezone.now()

@@ -33,6 +33,10 @@ def usage_record_call(
     Counters are bumped with ``F()`` expressions in the database, so concurrent calls never lose an
     update.
     """
+    if key is not None:
+        # Lock the key row: a key deleted while its call was running must not turn a served answer
+        # into an error (the record keeps key_label; the foreign key becomes empty).
+        key = ProviderKey.objects.select_for_update().filter(pk=key.pk).first()
     record = UsageRecord.objects.create(
         user=user,
         provider_key=key,

@@ -26,8 +26,14 @@ _KEY_RES = [
 ]
 
 
+_BEARER_RE = re.compile(
+    r"(?i)\b(bearer|token)(\s+)(?!\*\*\*)(?=[A-Za-z0-9_\-.~+/=]*\d)[A-Za-z0-9_\-.~+/=]{16,}"
+)
+
+
 def mask_secrets(text: str) -> str:
     text = _HEADER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}***", text)
+    text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     text = _KEY_RES[0].sub("byokt_***", text)
     text = _KEY_RES[1].sub(lambda m: f"{m.group(1)}***", text)
     text = _KEY_RES[2].sub(lambda m: f"{m.group(1)}***", text)
@@ -54,8 +60,45 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
-def install_root_filter() -> None:
-    """Attach the filter to every handler of the root logger (called once at app start-up)."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
-            handler.addFilter(SecretMaskingFilter())
+def install_filter(logger_names: tuple[str, ...] = ("", "gunicorn.error", "gunicorn.access")) -> None:
+    """Attach the filter to every handler of these loggers, including handlers configured outside
+    Django's LOGGING (gunicorn's own). Called once at app start-up."""
+    for name in logger_names:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
+                handler.addFilter(SecretMaskingFilter())
+
+
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]{8,}")
+
+
+def redact_values(text: str, secrets: list[str]) -> str:
+    """Replace every run of 8+ key characters that is part of one of ``secrets`` (the whole key, or a
+    prefix/suffix a provider echoes) with ``***``."""
+    candidates = [s for s in secrets if len(s) >= 8]
+    if not candidates or not text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        for secret in candidates:
+            if token in secret or secret in token:
+                return "***"
+            # A run that contains a long piece of the secret (e.g. "key=sk-abc…" glued to other text).
+            for size in (24, 16):
+                if len(secret) >= size and any(
+                    secret[i : i + size] in token for i in range(0, len(secret) - size + 1, 4)
+                ):
+                    return "***"
+        return token
+
+    return _TOKEN_RUN.sub(replace, text)
+
+
+_OPAQUE = re.compile(r"\b(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{32,}\b")
+
+
+def mask_opaque_tokens(text: str) -> str:
+    """For provider-supplied text only: long mixed letter/digit runs look like keys (Mistral, Cohere and
+    Azure keys have no prefix), so they are masked too."""
+    return _OPAQUE.sub("***", text)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from providers.chat import ChatChunk, ChatMessage, ChatRequest, UpstreamError
 from providers.registry import REGISTRY, get_adapter_class
 
 ROLES = ("system", "user", "assistant")
+logger = logging.getLogger("byok.gateway")
 
 
 def _content_text(content: Any, *, index: int) -> str:
@@ -156,12 +158,7 @@ class InferenceView(ByokMixin, APIView):
     def post(self, request: Request) -> Response:
         byok: ByokContext = request.byok  # type: ignore[attr-defined]
         user = cast(User, request.user)
-        try:
-            outcome = services.chat_complete(user=user, candidates=byok.candidates, request=self.chat_request)
-        except services.GatewayError as exc:
-            if exc.attempts:
-                mark_served(request, exc.attempts[-1].candidate)
-            raise
+        outcome = services.chat_complete(user=user, candidates=byok.candidates, request=self.chat_request)
         mark_served(request, outcome.served_by)
         result = outcome.result
         return Response(
@@ -341,9 +338,14 @@ class ChatCompletionsView(ByokMixin, OpenAIView):
                     yield event(
                         {**base, "choices": [{"index": 0, "delta": {"content": chunk.text}, "finish_reason": None}]}
                     )
-        except UpstreamError as exc:
+        except Exception as exc:
             # Headers are gone: report the failure as an error event, then end the stream.
-            yield event({"error": {"message": exc.message, "type": "api_error", "code": exc.code, "param": None}})
+            if isinstance(exc, UpstreamError):
+                message, code = exc.message, exc.code
+            else:
+                logger.exception("stream failed")
+                message, code = "The stream failed on the server.", "server_error"
+            yield event({"error": {"message": message, "type": "api_error", "code": code, "param": None}})
             yield b"data: [DONE]\n\n"
             return
         yield event(

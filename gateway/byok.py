@@ -49,7 +49,7 @@ def user_rate_limit(user: User) -> None:
     ratelimit.hit(
         scope="user",
         ident=str(user.pk),
-        rate=ratelimit.Rate.parse(settings.BYOK_RATE_LIMIT_USER, setting="BYOK_RATE_LIMIT_USER"),
+        rate=ratelimit.configured_rate(settings.BYOK_RATE_LIMIT_USER, "BYOK_RATE_LIMIT_USER"),
         code="rate_limit_user",
         what="your account (BYOK_RATE_LIMIT_USER)",
     )
@@ -59,7 +59,7 @@ def key_rate_limit(candidate: KeyCandidate) -> None:
     ratelimit.hit(
         scope="key",
         ident=candidate.key_id,
-        rate=ratelimit.Rate.parse(settings.BYOK_RATE_LIMIT_KEY, setting="BYOK_RATE_LIMIT_KEY"),
+        rate=ratelimit.configured_rate(settings.BYOK_RATE_LIMIT_KEY, "BYOK_RATE_LIMIT_KEY"),
         code="rate_limit_key",
         what=f"the key {candidate.key_id} (BYOK_RATE_LIMIT_KEY)",
     )
@@ -81,6 +81,13 @@ class ByokMixin:
         group = group or request.headers.get("X-BYOK-Group") or None
         candidates = resolution.resolve_or_raise(user=user, provider=provider, group_slug=group)
         request.byok = ByokContext(provider=provider, group=group, candidates=tuple(candidates))  # type: ignore[attr-defined]
+
+    def handle_exception(self, exc: Exception) -> Any:
+        # A failed call still says which key was tried last.
+        attempts = getattr(exc, "attempts", None)
+        if attempts:
+            mark_served(self.request, attempts[-1].candidate)  # type: ignore[attr-defined]
+        return super().handle_exception(exc)  # type: ignore[misc]
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]

@@ -5,11 +5,13 @@ No database transaction is open while a provider is called; each write below own
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from django.conf import settings
 
 from byok_keys import services as key_services
@@ -20,6 +22,7 @@ from byok_keys.usage import usage_record_call
 from common.errors import ServiceError
 from gateway.byok import key_rate_limit
 from groups.models import User
+from providers.base import ProviderAdapter
 from providers.chat import (
     ChatChunk,
     ChatRequest,
@@ -30,6 +33,8 @@ from providers.chat import (
     Usage,
 )
 from providers.validation import KeyStatus, ValidationResult
+
+logger = logging.getLogger("byok.gateway")
 
 
 @dataclass
@@ -95,7 +100,8 @@ def _record(
 
 
 def _update_key_status(candidate: KeyCandidate, error: UpstreamError) -> None:
-    """A provider's verdict on a stored key during inference is recorded like a key test."""
+    """A provider's verdict on a stored key during inference is recorded like a key test. The reason
+    is a fixed sentence: upstream text is never stored (it could echo the key)."""
     key: ProviderKey | None = candidate.key
     if key is None:
         return
@@ -105,50 +111,55 @@ def _update_key_status(candidate: KeyCandidate, error: UpstreamError) -> None:
         status = KeyStatus.NO_CREDIT
     else:
         return
-    key_services.provider_key_record_check(
-        key=key, result=ValidationResult(status, f"During a chat call: {error.message}"), actor=None
-    )
+    reason = f"During a chat call the provider refused the key (HTTP {error.upstream_status}, {error.code})."
+    key_services.provider_key_record_check(key=key, result=ValidationResult(status, reason), actor=None)
+
+
+DECRYPTION_FAILED = ServiceError(
+    "A stored key could not be decrypted; an operator must check the master keys.",
+    code="decryption_failed",
+    status=500,
+)
 
 
 def _attempts(
     *, user: User, request: ChatRequest, candidates: tuple[KeyCandidate, ...], call: Any
-) -> tuple[Any, KeyCandidate, list[Attempt]]:
-    """Try ``call(adapter)`` with each candidate in order until one succeeds or failover must stop."""
+) -> tuple[Any, KeyCandidate, ProviderAdapter, list[Attempt]]:
+    """Try ``call(adapter)`` with each candidate in order until one succeeds or failover must stop.
+    Every attempt is listed and recorded."""
     attempts: list[Attempt] = []
     failover = settings.BYOK_FAILOVER
     for index, candidate in enumerate(candidates):
         last = index == len(candidates) - 1 or not failover
         started = time.monotonic()
+        adapter: ProviderAdapter | None = None
+        error: ServiceError | UpstreamError
         try:
             key_rate_limit(candidate)
             adapter = candidate.make_adapter()
             value = call(adapter)
         except ServiceError as exc:  # this key's own rate limit, or a vanished system key
+            error = exc
             attempts.append(Attempt(candidate, exc.code, _ms(started), message=exc.message))
-            if last:
-                raise GatewayError(exc, attempts) from None
-            continue
-        except DecryptionError as exc:
-            attempts.append(Attempt(candidate, "decryption_failed", _ms(started), message=str(exc)))
-            if last:
-                raise GatewayError(
-                    ServiceError(
-                        "A stored key could not be decrypted; an operator must check the master keys.",
-                        code="decryption_failed",
-                        status=500,
-                    ),
-                    attempts,
-                ) from None
-            continue
+        except DecryptionError:
+            # The detail (which master key) is for the operator's logs, not for the caller.
+            logger.exception("cannot decrypt %s", candidate.key_id)
+            error = DECRYPTION_FAILED
+            attempts.append(Attempt(candidate, DECRYPTION_FAILED.code, _ms(started), message=DECRYPTION_FAILED.message))
         except UpstreamError as exc:
-            latency = _ms(started)
-            attempts.append(Attempt(candidate, exc.code, latency, exc.upstream_status, exc.message))
-            _record(user, request, candidate, exc.code, latency)
+            if adapter is not None:
+                exc.message = adapter.redact(exc.message)
+            error = exc
+            attempts.append(Attempt(candidate, exc.code, _ms(started), exc.upstream_status, exc.message))
             _update_key_status(candidate, exc)
-            if last or not exc.failover:
-                raise GatewayError(exc, attempts) from None
-            continue
-        return value, candidate, [*attempts, Attempt(candidate, "ok", _ms(started))]
+            if not exc.failover:
+                last = True
+        else:
+            assert adapter is not None
+            return value, candidate, adapter, [*attempts, Attempt(candidate, "ok", _ms(started))]
+        _record(user, request, candidate, attempts[-1].status, attempts[-1].latency_ms)
+        if last:
+            raise GatewayError(error, attempts)
     raise AssertionError("resolve_or_raise never returns an empty candidate list")
 
 
@@ -158,7 +169,7 @@ def _ms(started: float) -> int:
 
 def chat_complete(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> ChatOutcome:
     started = time.monotonic()
-    result, served, attempts = _attempts(
+    result, served, _, attempts = _attempts(
         user=user, request=request, candidates=candidates, call=lambda adapter: adapter.chat(request)
     )
     _record(user, request, served, "ok", attempts[-1].latency_ms, result.usage)
@@ -167,9 +178,10 @@ def chat_complete(*, user: User, candidates: tuple[KeyCandidate, ...], request: 
 
 def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> StreamOutcome:
     """Start a streamed chat. Failover happens before the first chunk; usage is recorded when the
-    stream ends (with the provider's final usage where it reports one)."""
+    stream ends (with the provider's final usage where it reports one). A stream that breaks off is
+    recorded as failed and ends with an ``UpstreamError`` (never the raw network error)."""
     started = time.monotonic()
-    chunks, served, attempts = _attempts(
+    chunks, served, adapter, attempts = _attempts(
         user=user, request=request, candidates=candidates, call=lambda adapter: adapter.stream_chat(request)
     )
 
@@ -183,6 +195,13 @@ def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: Ch
                 yield chunk
         except UpstreamError as exc:
             status = exc.code
+            exc.message = adapter.redact(exc.message)
+            raise
+        except requests.RequestException:
+            status = "upstream_stream_broken"
+            raise UpstreamError(f"The stream from {adapter.spec.name} broke off.") from None
+        except GeneratorExit:
+            status = "client_disconnected"
             raise
         finally:
             _record(user, request, served, status, _ms(started), usage)

@@ -129,6 +129,16 @@ def clean_key_string(value: object, *, what: str) -> str:
             f"{what} contains whitespace inside it; paste the key again without spaces or line breaks.",
             code="invalid_key_format",
         )
+    if not (cleaned.isascii() and cleaned.isprintable()):
+        # Keys are plain ASCII; a typographic dash or quote from a document would fail in the HTTP
+        # header later (and a masked "…" value is not a key).
+        raise CredentialFormatError(
+            f"{what} looks like a masked value; send the full key."
+            if looks_masked(cleaned)
+            else f"{what} contains characters that are not plain ASCII (e.g. a typographic dash or quote); "
+            "copy the key again from the provider's console.",
+            code="invalid_key_format",
+        )
     return cleaned
 
 
@@ -260,6 +270,20 @@ class ProviderAdapter:
         if isinstance(self.credential, str):
             return self.credential
         return self.credential.get(self.spec.secret_field or "", "")
+
+    def secret_values(self) -> list[str]:
+        """Every secret this adapter holds (the key, or each secret config field)."""
+        if isinstance(self.credential, str):
+            return [self.credential]
+        names = {f.name for f in self.spec.config_fields if f.kind is FieldKind.SECRET}
+        return [value for name, value in self.credential.items() if name in names and value]
+
+    def redact(self, text: str) -> str:
+        """Remove this adapter's own secrets from provider-supplied text (error bodies sometimes echo
+        a key, and not every key has a prefix the log filter would recognise)."""
+        from common.masking import redact_values
+
+        return redact_values(text, self.secret_values())
 
     def auth_headers(self) -> dict[str, str]:
         secret = self.secret()

@@ -83,6 +83,10 @@ class ChatChunk:
 # ---- upstream errors ----------------------------------------------------------------------------
 
 
+# Seconds to suggest when a provider rate-limits without saying for how long.
+DEFAULT_RETRY_AFTER = 10
+
+
 class UpstreamError(Exception):
     """The provider refused or failed a chat call. Messages never contain a credential."""
 
@@ -150,7 +154,7 @@ def raise_for_chat_status(response: requests.Response, *, provider_name: str) ->
         raise UpstreamRateLimited(
             f"{provider_name} is rate-limiting this key ({detail}).",
             upstream_status=code,
-            retry_after=http.retry_after_seconds(response),
+            retry_after=http.retry_after_seconds(response) or DEFAULT_RETRY_AFTER,
         )
     if code in (400, 404, 410, 413, 422):
         raise UpstreamBadRequest(f"{provider_name}: {detail}", upstream_status=code)

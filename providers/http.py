@@ -180,6 +180,11 @@ def send(
         except requests.RequestException:
             last_error = ProviderUnavailable(f"The request to {_host(request.url)} failed.")
             continue
+        except (UnicodeError, ValueError):
+            # A header value that is not latin-1 (a pasted typographic character): never retried.
+            raise ProviderHTTPError(
+                "The stored credential contains characters that cannot be sent in an HTTP header."
+            ) from None
         elapsed_ms = int((time.monotonic() - started) * 1000)
         logger.info(
             "provider %s %s -> %d in %d ms",

@@ -108,6 +108,10 @@ def provider_public_dict(adapter_cls: type[ProviderAdapter]) -> dict[str, Any]:
         "authStyle": spec.auth_style.value,
         "validationBilled": spec.validation_billed,
         "exampleModels": list(spec.example_models),
+        # Where an operator puts the system key (and config), and the base URL override.
+        "envVar": spec.env_var,
+        "envConfig": dict(spec.env_config),
+        "baseUrlEnvVar": spec.env_base_url_var,
     }
 
 

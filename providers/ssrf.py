@@ -48,6 +48,15 @@ def address_problem(address: str) -> str | None:
         return "a private address"
     if ip.is_multicast or ip.is_reserved or ip.is_unspecified:
         return "a reserved address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        # Tunnelled forms carry an IPv4 address inside (6to4 2002::/16, Teredo 2001::/32).
+        embedded = [a for a in (ip.sixtofour, *(ip.teredo or ())) if a is not None]
+        for inner in embedded:
+            problem = address_problem(str(inner))
+            if problem:
+                return f"{problem} (tunnelled in IPv6)"
+    if not ip.is_global:
+        return "a non-public address"
     return None
 
 

@@ -57,7 +57,7 @@ def invalid(reason: str, code: int | None = None) -> ValidationResult:
 def body_text(response: requests.Response) -> str:
     """A short, credential-free excerpt of an error body for reasons (providers never echo keys whole,
     but they may echo a prefix, so it is masked anyway)."""
-    from common.masking import mask_secrets
+    from common.masking import mask_opaque_tokens, mask_secrets
 
     data = http.json_or_empty(response)
     message: Any = None
@@ -71,7 +71,7 @@ def body_text(response: requests.Response) -> str:
         if isinstance(message, list):
             message = "; ".join(str(item) for item in message)
     text = str(message) if message else response.text[:200]
-    return mask_secrets(" ".join(text.split()))[:200]
+    return mask_opaque_tokens(mask_secrets(" ".join(text.split())))[:200]
 
 
 def default_interpretation(response: requests.Response, *, provider_name: str) -> ValidationResult:
@@ -128,10 +128,18 @@ BILLED_REASON = (
 
 
 def validate(adapter: ProviderAdapter) -> ValidationResult:
-    """Run ``adapter``'s validation request and read the answer.
+    """Run ``adapter``'s validation request and read the answer; the reason never contains the key.
 
     Network trouble is an ``unverified`` result; only ``http.UnsafeDestination`` (SSRF guard) raises.
     """
+    result = _validate(adapter)
+    reason = adapter.redact(result.reason)
+    if reason == result.reason:
+        return result
+    return ValidationResult(result.status, reason, result.http_status, result.retry_after)
+
+
+def _validate(adapter: ProviderAdapter) -> ValidationResult:
     spec = adapter.spec
     if spec.validation_billed and not settings.BYOK_ALLOW_BILLED_VALIDATION:
         return ValidationResult(KeyStatus.UNVERIFIED, BILLED_REASON.format(name=spec.name))

@@ -71,6 +71,11 @@ DATABASES = {
 # Never ATOMIC_REQUESTS: a provider HTTP call must never hold a database transaction open.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Write transactions take the write lock when they begin (BEGIN IMMEDIATE), so concurrent requests
+    # wait for each other (busy timeout) instead of failing with "database is locked" when a read
+    # lock would have to be upgraded.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import BYOK_ENCRYPTION_KEY, DATABASES, SECRET_KEY, env
+from .base import BYOK_ENCRYPTION_KEY, BYOK_PREVIOUS_ENCRYPTION_KEYS, DATABASES, SECRET_KEY, env
 
 DEBUG = False
 
@@ -16,6 +16,15 @@ if not BYOK_ENCRYPTION_KEY:
         "Set BYOK_ENCRYPTION_KEY (64 hex characters, e.g. from `openssl rand -hex 32`) or "
         "BYOK_ENCRYPTION_KEY_FILE (a file holding it) to run in production."
     )
+# System checks do not run under gunicorn, so a malformed master key is refused here, at start-up.
+from byok_keys.crypto import MasterKeyError, parse_master_key  # noqa: E402
+
+try:
+    parse_master_key(BYOK_ENCRYPTION_KEY)
+    for _index, _value in enumerate(BYOK_PREVIOUS_ENCRYPTION_KEYS):
+        parse_master_key(_value, name=f"BYOK_PREVIOUS_ENCRYPTION_KEYS entry {_index + 1}")
+except MasterKeyError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 if "sqlite" in DATABASES["default"]["ENGINE"]:
     import warnings

@@ -24,6 +24,7 @@ from providers.base import (
     ProviderSpec,
 )
 from providers.chat import (
+    DEFAULT_RETRY_AFTER,
     ChatRequest,
     ChatResult,
     UpstreamAuthError,
@@ -353,7 +354,7 @@ class BedrockAdapter(BaseAdapter):
             raise UpstreamRateLimited(
                 f"AWS is throttling these credentials ({error}: {detail}).",
                 upstream_status=code,
-                retry_after=http.retry_after_seconds(response),
+                retry_after=http.retry_after_seconds(response) or DEFAULT_RETRY_AFTER,
             )
         if error in BAD_REQUEST_ERRORS:
             raise UpstreamBadRequest(f"{self.spec.name}: {detail}", upstream_status=code)

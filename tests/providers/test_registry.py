@@ -101,6 +101,9 @@ PUBLIC_KEYS = {
     "authStyle",
     "validationBilled",
     "exampleModels",
+    "envVar",
+    "envConfig",
+    "baseUrlEnvVar",
 }
 
 
