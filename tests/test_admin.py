@@ -33,13 +33,26 @@ def populated(owner: User, member: User, group: Organization, superuser: User) -
 
 
 def _objects(populated: dict[str, Any], owner: User, group: Organization) -> dict[type, Any]:
+    from byok_keys.models import UsageRecord
+
+    usage = UsageRecord.objects.create(
+        user=owner, provider="openai", model="gpt-4o-mini", source="group", organization=group, status="ok"
+    )
+    from django.contrib.auth.models import Group as PermissionGroup
+
     return {
+        PermissionGroup: PermissionGroup.objects.create(name="platform staff"),
         ProviderKey: populated["group_key"],
         ApiToken: populated["token"],
         AuditEvent: AuditEvent.objects.first(),
+        UsageRecord: usage,
         Organization: group,
         User: owner,
     }
+
+
+# Logs are written by the services only: their add page is refused.
+READ_ONLY_MODELS = {"auditevent", "usagerecord"}
 
 
 @pytest.mark.parametrize("model", list(site._registry), ids=lambda m: m._meta.label)
@@ -49,13 +62,13 @@ def test_admin_changelist_add_and_change_pages_render(
     opts = model._meta
     assert admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
     add = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
-    assert add.status_code in (200, 403)  # 403: audit events cannot be added
+    assert add.status_code == (403 if opts.model_name in READ_ONLY_MODELS else 200)
     obj = _objects(populated, owner, group).get(model)
-    if obj is not None:
-        change = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
-        assert change.status_code == 200
-        assert OPENAI_KEY not in change.content.decode()
-        assert ANTHROPIC_KEY not in change.content.decode()
+    assert obj is not None, f"no object to render the change page of {opts.label}"
+    change = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+    assert change.status_code == 200
+    assert OPENAI_KEY not in change.content.decode()
+    assert ANTHROPIC_KEY not in change.content.decode()
 
 
 def test_key_list_shows_last4_never_secret_or_ciphertext(admin_client: Client, populated: dict[str, Any]) -> None:
@@ -311,3 +324,30 @@ def test_admin_rename_of_a_group_is_audited(admin_client: Client, group: Organiz
     }
     assert admin_client.post(reverse("admin:groups_organization_change", args=[group.pk]), data).status_code == 302
     assert AuditEvent.objects.filter(action="group.renamed", target_id="acme").exists()
+
+
+def test_team_admin_sees_only_their_groups_audit_and_usage_logs(team_admin_client: Client, owner: User) -> None:
+    from byok_keys.models import UsageRecord
+
+    other = Organization.objects.get(slug="other")
+    acme = Organization.objects.get(slug="acme")
+    UsageRecord.objects.create(
+        user=owner, provider="openai", model="mine-model", source="group", organization=acme, status="ok"
+    )
+    UsageRecord.objects.create(
+        user=owner, provider="openai", model="their-model", source="group", organization=other, status="ok"
+    )
+    UsageRecord.objects.create(user=owner, provider="openai", model="personal-model", source="user", status="ok")
+    usage_page = team_admin_client.get(reverse("admin:byok_keys_usagerecord_changelist")).content.decode()
+    assert "mine-model" in usage_page
+    assert "their-model" not in usage_page and "personal-model" not in usage_page
+    audit_page = team_admin_client.get(reverse("admin:byok_keys_auditevent_changelist")).content.decode()
+    assert "acme/" in audit_page or "group.created" in audit_page
+    other_events = AuditEvent.objects.filter(organization=other)
+    assert other_events.exists()
+    for event in other_events:
+        assert team_admin_client.get(reverse("admin:byok_keys_auditevent_change", args=[event.pk])).status_code in (
+            302,
+            403,
+            404,
+        )
