@@ -439,3 +439,26 @@ def provider_key_update_metadata(
         },
     )
     return locked
+
+
+@sensitive_variables("plaintext")
+@transaction.atomic
+def provider_key_reseal(*, key: ProviderKey) -> bool:
+    """Re-encrypt a key under the current primary master key (finishing a rotation). Returns whether
+    anything changed. The secret itself is unchanged, so the keyId and status stay."""
+    keyring = get_keyring()
+    locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
+    if not keyring.needs_reseal(locked.sealed_secret):
+        return False
+    plaintext = keyring.open(locked.sealed_secret, aad=locked.aad())
+    locked.sealed_secret = keyring.seal(plaintext, aad=locked.aad())
+    locked.save(update_fields=["sealed_secret"])
+    audit_record(
+        actor=None,
+        action="key.resealed",
+        target_type="provider_key",
+        target_id=locked.key_id,
+        organization=locked.organization,
+        details={"masterKey": keyring.primary_id},
+    )
+    return True

@@ -26,9 +26,7 @@ _KEY_RES = [
 ]
 
 
-_BEARER_RE = re.compile(
-    r"(?i)\b(bearer|token)(\s+)(?!\*\*\*)(?=[A-Za-z0-9_\-.~+/=]*\d)[A-Za-z0-9_\-.~+/=]{16,}"
-)
+_BEARER_RE = re.compile(r"(?i)\b(bearer|token)(\s+)(?!\*\*\*)(?=[A-Za-z0-9_\-.~+/=]*\d)[A-Za-z0-9_\-.~+/=]{16,}")
 
 
 def mask_secrets(text: str) -> str:

@@ -65,3 +65,25 @@ def test_garbage_never_falls_back_to_plaintext(value: str) -> None:
 def test_malformed_master_keys_are_refused_with_a_reason(value: str, message: str) -> None:
     with pytest.raises(MasterKeyError, match=message):
         parse_master_key(value)
+
+
+def test_reseal_command_finishes_a_rotation(owner: object, settings: object) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from byok_keys.models import ProviderKey
+    from byok_keys.services import KeyOwner, provider_key_set
+    from byok_keys.vault import open_credential
+    from tests.conftest import OPENAI_KEY
+
+    key = provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY).key  # type: ignore[arg-type]
+    old_primary = settings.BYOK_ENCRYPTION_KEY  # type: ignore[attr-defined]
+    settings.BYOK_ENCRYPTION_KEY = KEY_B  # type: ignore[attr-defined]
+    settings.BYOK_PREVIOUS_ENCRYPTION_KEYS = [old_primary]  # type: ignore[attr-defined]
+    out = StringIO()
+    call_command("byok_reseal", stdout=out)
+    assert "Re-encrypted 1 key(s)" in out.getvalue()
+    settings.BYOK_PREVIOUS_ENCRYPTION_KEYS = []  # type: ignore[attr-defined]
+    # The old master key is no longer needed.
+    assert open_credential(ProviderKey.objects.get(pk=key.pk)) == OPENAI_KEY
