@@ -268,9 +268,12 @@ class GroupKeyTestView(ByokAPIView):
 
 class GroupMemberView(ByokAPIView):
     @extend_schema(
-        summary="Add a member or change their role (owners/admins)",
+        summary="Add a member or change their role (owners/admins); others are invited until they accept",
         request=MemberInput,
-        responses=ok("MemberSet", {"groupId": S.CharField(), "userId": S.CharField(), "role": S.CharField()}),
+        responses=ok(
+            "MemberSet",
+            {"groupId": S.CharField(), "userId": S.CharField(), "role": S.CharField(), "status": S.CharField()},
+        ),
     )
     def post(self, request: Request, group_id: str, user_id: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_MEMBERS)
@@ -279,24 +282,47 @@ class GroupMemberView(ByokAPIView):
             actor=self.caller, org=org, username=user_id, role=data.get("role")
         )
         return Response(
-            {"success": True, "groupId": org.slug, "userId": user_id, "role": membership.role},
+            {
+                "success": True,
+                "groupId": org.slug,
+                "userId": user_id,
+                "role": membership.role,
+                "status": "active" if membership.is_active else "invited",
+            },
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     @extend_schema(
-        summary="Remove a member (owners/admins; never the last owner)", responses={**MESSAGE, **errors(409)}
+        summary="Remove a member (owners/admins; never the last owner), or leave / decline (yourself)",
+        responses={**MESSAGE, **errors(409)},
     )
     def delete(self, request: Request, group_id: str, user_id: str) -> Response:
+        if user_id == self.caller.username:
+            org = group_selectors.group_of_invitee(user=self.caller, slug=group_id)
+            group_services.membership_remove(actor=self.caller, org=org, username=user_id)
+            return Response({"success": True, "message": f"You left group {org.slug}"})
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_MEMBERS)
         group_services.membership_remove(actor=self.caller, org=org, username=user_id)
         return Response({"success": True, "message": f"Removed {user_id} from group {org.slug}"})
+
+
+class GroupJoinView(ByokAPIView):
+    @extend_schema(
+        summary="Accept an invitation to a group",
+        request=None,
+        responses=ok("Joined", {"groupId": S.CharField(), "role": S.CharField(), "status": S.CharField()}),
+    )
+    def post(self, request: Request, group_id: str) -> Response:
+        org = group_selectors.group_of_invitee(user=self.caller, slug=group_id)
+        membership = group_services.membership_accept(user=self.caller, org=org)
+        return Response({"success": True, "groupId": org.slug, "role": membership.role, "status": "active"})
 
 
 class GroupsView(ByokAPIView):
     @extend_schema(
         operation_id="api_byok_groups_list",
         summary="Your groups",
-        responses=ok("Groups", {"groups": objs("id, name, role, isDefault")}),
+        responses=ok("Groups", {"groups": objs("id, name, role, status (active or invited), isDefault")}),
     )
     def get(self, request: Request) -> Response:
         memberships = group_selectors.groups_for_user(user=self.caller)
@@ -308,6 +334,7 @@ class GroupsView(ByokAPIView):
                         "id": m.organization.slug,
                         "name": m.organization.name,
                         "role": m.role,
+                        "status": "active" if m.is_active else "invited",
                         "isDefault": m.organization_id == self.caller.default_group_id,
                     }
                     for m in memberships

@@ -94,7 +94,10 @@ def _check_provider(provider: str) -> None:
 
 def _named_group(user: User, group_slug: str) -> Organization:
     membership = (
-        Membership.objects.select_related("organization").filter(user=user, organization__slug=group_slug).first()
+        Membership.objects.active()
+        .select_related("organization")
+        .filter(user=user, organization__slug=group_slug)
+        .first()
     )
     if membership is None:
         raise NotFound(f"Group '{group_slug}' was not found among your groups.", code="group_not_found")
@@ -113,7 +116,9 @@ def resolve_candidates(*, user: User, provider: str, group_slug: str | None = No
         if group_slug:
             group_keys = group_keys.filter(organization=_named_group(user, group_slug))
         else:
-            group_keys = group_keys.filter(organization__memberships__user=user)
+            group_keys = group_keys.filter(
+                organization__memberships__user=user, organization__memberships__accepted_at__isnull=False
+            )
         group_list = list(group_keys)
         allowed = selectors.allowed_usernames(key_ids=[k.pk for k in group_list]) if group_list else {}
         usable = [k for k in group_list if selectors.group_key_allows(k, user, allowed.get(k.pk, []))]

@@ -58,7 +58,10 @@ def allowed_usernames(
     if org_ids is not None:
         rows = rows.filter(providerkey__organization_id__in=org_ids)
     if member is not None:
-        rows = rows.filter(providerkey__organization__memberships__user=member)
+        rows = rows.filter(
+            providerkey__organization__memberships__user=member,
+            providerkey__organization__memberships__accepted_at__isnull=False,
+        )
     result: dict[int, list[str]] = {}
     for key_pk, username in rows.values_list("providerkey_id", "user__username"):
         result.setdefault(key_pk, []).append(username)
@@ -72,13 +75,15 @@ def group_keys_queryset() -> QuerySet[ProviderKey]:
 def keys_overview(*, user: User) -> dict[str, Any]:
     """Everything ``GET /api/byok/keys`` shows, in a constant number of queries."""
     memberships = list(
-        Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug")
+        Membership.objects.active().filter(user=user).select_related("organization").order_by("organization__slug")
     )
     user_keys = list(ProviderKey.objects.filter(user=user).order_by("provider"))
     # Filtered through the membership join (not a list of ids), so the query count is the same
     # for a user with no groups as for a user with many.
     group_keys = list(
-        group_keys_queryset().filter(organization__memberships__user=user).order_by("organization__slug", "provider")
+        group_keys_queryset()
+        .filter(organization__memberships__user=user, organization__memberships__accepted_at__isnull=False)
+        .order_by("organization__slug", "provider")
     )
     default_group = next((m.organization for m in memberships if m.organization_id == user.default_group_id), None)
 
@@ -125,13 +130,22 @@ def group_key_get(*, organization: Organization, provider: str) -> ProviderKey:
 
 def group_detail(*, organization: Organization) -> dict[str, Any]:
     members = Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
+
     keys = group_keys_queryset().filter(organization=organization)
     allowed = allowed_usernames(org_ids=[organization.pk])
     return {
         "id": organization.slug,
         "name": organization.name,
         "createdAt": _iso(organization.created_at),
-        "members": [{"userId": m.user.username, "role": m.role, "joinedAt": _iso(m.created_at)} for m in members],
+        "members": [
+            {
+                "userId": m.user.username,
+                "role": m.role,
+                "status": "active" if m.is_active else "invited",
+                "joinedAt": _iso(m.accepted_at),
+            }
+            for m in members
+        ],
         "keys": [key_metadata(k, allowed.get(k.pk)) for k in keys],
     }
 
@@ -141,7 +155,7 @@ def key_stats(*, user: User) -> dict[str, Any]:
     however many usage records there are)."""
     from byok_keys.usage import usage_stats
 
-    org_ids = Membership.objects.filter(user=user).values("organization_id")
+    org_ids = Membership.objects.active().filter(user=user).values("organization_id")
     mine = ProviderKey.objects.filter(user=user).aggregate(n=Count("id"))
     groups = ProviderKey.objects.filter(organization_id__in=org_ids).aggregate(n=Count("id"))
     providers = (

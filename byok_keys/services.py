@@ -138,7 +138,9 @@ def _resolve_allowed_users(*, organization: Organization, allowed: object) -> li
     wanted = sorted(set(allowed))
     members = {
         m.user.username: m.user
-        for m in Membership.objects.filter(organization=organization, user__username__in=wanted).select_related("user")
+        for m in Membership.objects.active()
+        .filter(organization=organization, user__username__in=wanted)
+        .select_related("user")
     }
     missing = [name for name in wanted if name not in members]
     if missing:

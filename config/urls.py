@@ -17,6 +17,7 @@ byok = [
     path("groups/<str:group_id>/keys/<str:provider>", api.GroupKeyView.as_view(), name="group-key"),
     path("groups/<str:group_id>/keys/<str:provider>/test", api.GroupKeyTestView.as_view(), name="group-key-test"),
     path("groups/<str:group_id>/users/<str:user_id>", api.GroupMemberView.as_view(), name="group-member"),
+    path("groups/<str:group_id>/join", api.GroupJoinView.as_view(), name="group-join"),
     path("groups/<str:group_id>/usage", gateway_api.GroupUsageView.as_view(), name="group-usage"),
     path("stats", api.StatsView.as_view(), name="stats"),
     path("resolve", gateway_api.ResolveView.as_view(), name="resolve"),

@@ -45,9 +45,9 @@ class MembershipFormSet(BaseInlineFormSet):
             return
         actor_is_owner = self.actor is not None and (
             is_platform_staff(self.actor)
-            or Membership.objects.filter(
-                organization=self.instance, user=self.actor, role=Membership.Role.OWNER
-            ).exists()
+            or Membership.objects.active()
+            .filter(organization=self.instance, user=self.actor, role=Membership.Role.OWNER)
+            .exists()
         )
         remaining_owners = 0
         for form in self.forms:
@@ -68,8 +68,8 @@ class MembershipInline(admin.TabularInline):
     form = MembershipForm
     formset = MembershipFormSet
     extra = 1
-    fields = ("user", "role", "created_at")
-    readonly_fields = ("created_at",)
+    fields = ("user", "role", "accepted_at", "invited_by")
+    readonly_fields = ("accepted_at", "invited_by")
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)

@@ -24,7 +24,7 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
-        User, through="Membership", related_name="organizations"
+        User, through="Membership", through_fields=("organization", "user"), related_name="organizations"
     )
 
     class Meta:
@@ -37,7 +37,17 @@ class Organization(models.Model):
         return self.slug
 
 
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def active(self) -> MembershipQuerySet:
+        """Accepted memberships: only these give access to a group and its keys."""
+        return self.filter(accepted_at__isnull=False)
+
+
 class Membership(models.Model):
+    """A user's place in a group. Added by someone else, it is an invitation until the user accepts:
+    otherwise anyone could enrol anyone in a group whose keys (and endpoints) they control, and
+    receive that person's prompts."""
+
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
         ADMIN = "admin", "Admin"
@@ -47,6 +57,10 @@ class Membership(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True, help_text="Empty while the invitation is pending.")
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         ordering = ["organization__slug", "user__username"]
@@ -59,3 +73,7 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.username} in {self.organization.slug} ({self.role})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.accepted_at is not None

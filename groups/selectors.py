@@ -16,7 +16,7 @@ def group_access(*, user: User, slug: str, need: Cap = Cap.VIEW) -> tuple[Organi
     but may not act on is a 403.
     """
     org = Organization.objects.filter(slug=slug).first()
-    membership = Membership.objects.filter(user=user, organization=org).first() if org is not None else None
+    membership = Membership.objects.active().filter(user=user, organization=org).first() if org is not None else None
     staff = is_platform_staff(user)
     if org is None or (membership is None and not staff):
         raise NotFound(f"Group '{slug}' was not found among your groups.", code="group_not_found")
@@ -31,6 +31,7 @@ def group_access(*, user: User, slug: str, need: Cap = Cap.VIEW) -> tuple[Organi
 
 
 def groups_for_user(*, user: User) -> QuerySet[Membership]:
+    """The user's memberships, pending invitations included."""
     return Membership.objects.filter(user=user).select_related("organization").order_by("organization__slug")
 
 
@@ -41,4 +42,13 @@ def groups_managed_by(*, user: User) -> QuerySet[Organization]:
     return Organization.objects.filter(
         memberships__user=user,
         memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+        memberships__accepted_at__isnull=False,
     ).distinct()
+
+
+def group_of_invitee(*, user: User, slug: str) -> Organization:
+    """A group the user belongs to or is invited to (for accepting, declining and leaving)."""
+    membership = Membership.objects.select_related("organization").filter(user=user, organization__slug=slug).first()
+    if membership is None:
+        raise NotFound(f"Group '{slug}' was not found among your groups or invitations.", code="group_not_found")
+    return membership.organization

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from byok_keys.audit import audit_record
 from byok_keys.models import ProviderKey
@@ -58,13 +59,17 @@ def group_rename(*, actor: User, org: Organization, name: str) -> Organization:
 
 
 def _membership_create(*, actor: User, org: Organization, user: User, role: str) -> Membership:
-    membership = Membership.objects.create(user=user, organization=org, role=role)
-    if user.default_group_id is None:
-        user.default_group = org
-        user.save(update_fields=["default_group"])
+    """Joining yourself (creating a group) or being added by platform staff is immediate; being added
+    by anyone else is an invitation the user accepts with ``membership_accept``."""
+    immediate = actor.pk == user.pk or is_platform_staff(actor)
+    membership = Membership.objects.create(
+        user=user, organization=org, role=role, invited_by=actor, accepted_at=timezone.now() if immediate else None
+    )
+    if immediate:
+        _default_group_if_none(user, org)
     audit_record(
         actor=actor,
-        action="membership.added",
+        action="membership.added" if immediate else "membership.invited",
         target_type="membership",
         target_id=f"{org.slug}/{user.username}",
         organization=org,
@@ -73,9 +78,36 @@ def _membership_create(*, actor: User, org: Organization, user: User, role: str)
     return membership
 
 
+def _default_group_if_none(user: User, org: Organization) -> None:
+    if user.default_group_id is None:
+        user.default_group = org
+        user.save(update_fields=["default_group"])
+
+
+@transaction.atomic
+def membership_accept(*, user: User, org: Organization) -> Membership:
+    """Accept a pending invitation to ``org``."""
+    membership = Membership.objects.select_for_update().filter(user=user, organization=org).first()
+    if membership is None:
+        raise NotFound(f"You have no invitation to group '{org.slug}'.", code="invitation_not_found")
+    if membership.accepted_at is None:
+        membership.accepted_at = timezone.now()
+        membership.save(update_fields=["accepted_at"])
+        _default_group_if_none(user, org)
+        audit_record(
+            actor=user,
+            action="membership.accepted",
+            target_type="membership",
+            target_id=f"{org.slug}/{user.username}",
+            organization=org,
+            details={"role": membership.role},
+        )
+    return membership
+
+
 def _check_role_change_allowed(*, actor: User, org: Organization, role: str, current: str | None) -> None:
     """Only owners (and platform staff) may create or touch owners."""
-    actor_membership = Membership.objects.filter(user=actor, organization=org).first()
+    actor_membership = Membership.objects.active().filter(user=actor, organization=org).first()
     caps = capabilities_for(
         actor_membership.role if actor_membership else None, platform_staff=is_platform_staff(actor)
     )
@@ -122,7 +154,8 @@ def membership_set(
 def _ensure_another_owner(*, org: Organization, leaving: User) -> None:
     # Lock the group's owner rows so two concurrent removals cannot both pass this check.
     owners = list(
-        Membership.objects.select_for_update()
+        Membership.objects.active()
+        .select_for_update()
         .filter(organization=org, role=Membership.Role.OWNER)
         .values_list("user_id", flat=True)
     )
@@ -135,6 +168,7 @@ def _ensure_another_owner(*, org: Organization, leaving: User) -> None:
 
 @transaction.atomic
 def membership_remove(*, actor: User, org: Organization, username: str) -> None:
+    """Remove a member (owners/admins), or leave / decline an invitation (the member themself)."""
     membership = (
         Membership.objects.select_for_update()
         .select_related("user")
@@ -143,21 +177,22 @@ def membership_remove(*, actor: User, org: Organization, username: str) -> None:
     )
     if membership is None:
         raise NotFound(f"'{username}' is not a member of '{org.slug}'.", code="member_not_found")
-    _check_role_change_allowed(actor=actor, org=org, role=membership.role, current=membership.role)
+    if membership.user_id != actor.pk:
+        _check_role_change_allowed(actor=actor, org=org, role=membership.role, current=membership.role)
     user = membership.user
-    if membership.role == Membership.Role.OWNER:
+    if membership.role == Membership.Role.OWNER and membership.is_active:
         _ensure_another_owner(org=org, leaving=user)
     membership.delete()
     # The member loses access to the group's keys, including any named in allowedUsers.
     for key in ProviderKey.objects.filter(organization=org, allowed_users=user):
         key.allowed_users.remove(user)
     if user.default_group_id == org.pk:
-        next_membership = Membership.objects.filter(user=user).order_by("organization__slug").first()
+        next_membership = Membership.objects.active().filter(user=user).order_by("organization__slug").first()
         user.default_group = next_membership.organization if next_membership else None
         user.save(update_fields=["default_group"])
     audit_record(
         actor=actor,
-        action="membership.removed",
+        action="membership.left" if actor.pk == user.pk else "membership.removed",
         target_type="membership",
         target_id=f"{org.slug}/{username}",
         organization=org,

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from byok_keys.services import api_token_create
 from groups.models import Membership, Organization, User
-from groups.services import group_create, membership_set
+from groups.services import group_create, membership_accept, membership_set
 
 # Real-shaped, distinctive fake keys (never valid anywhere).
 OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2 + "T3BlbkFJ" + "k1L2m3N4o5P6q7R8s9T0" * 2
@@ -89,6 +89,7 @@ def group(owner: User) -> Organization:
 def group_admin(make_user: Callable[..., User], group: Organization, owner: User) -> User:
     user = make_user("adam")
     membership_set(actor=owner, org=group, username=user.username, role=Membership.Role.ADMIN)
+    membership_accept(user=user, org=group)
     return user
 
 
@@ -96,7 +97,8 @@ def group_admin(make_user: Callable[..., User], group: Organization, owner: User
 def member(make_user: Callable[..., User], group: Organization, owner: User) -> User:
     user = make_user("mia")
     membership_set(actor=owner, org=group, username=user.username, role=Membership.Role.MEMBER)
-    return user
+    membership_accept(user=user, org=group)
+    return User.objects.get(pk=user.pk)
 
 
 @pytest.fixture

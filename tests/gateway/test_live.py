@@ -137,7 +137,7 @@ def test_twenty_concurrent_callers_each_use_their_own_key(live_server: Any, fake
 
 def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_server: Any, fake: FakeProvider) -> None:
     from byok_keys.models import UsageTotal
-    from groups.services import group_create, membership_set
+    from groups.services import group_create, membership_accept, membership_set
 
     owner = User.objects.create_user(username="boss", password="x")
     org = group_create(actor=owner, slug="shared", name="Shared")
@@ -148,6 +148,7 @@ def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_serv
     for i in range(20):
         user = User.objects.create_user(username=f"member{i:02d}", password="x")
         membership_set(actor=owner, org=org, username=user.username)
+        membership_accept(user=user, org=org)
         tokens.append(api_token_create(user=user, name="live")[1])
     barrier = threading.Barrier(len(tokens))
     statuses: list[int] = []

@@ -12,7 +12,7 @@ from byok_keys.models import ProviderKey
 from byok_keys.resolution import resolve_candidates
 from byok_keys.services import KeyOwner, provider_key_set
 from groups.models import Organization, User
-from groups.services import group_create, membership_set
+from groups.services import group_create, membership_accept, membership_set
 from tests.conftest import OPENAI_KEY
 
 SYSTEM_KEY = "sk-proj-" + "SystemKey000" * 4 + "T3BlbkFJ" + "x" * 20
@@ -40,6 +40,7 @@ def test_default_group_first_then_groups_by_id(owner: User, member: User, group:
     for slug in ("zeta", "beta"):
         org = group_create(actor=owner, slug=slug, name=slug)
         membership_set(actor=owner, org=org, username=member.username)
+        membership_accept(user=member, org=org)
         store(KeyOwner(organization=org), owner)
     store(KeyOwner(organization=group), owner)
     assert User.objects.get(pk=member.pk).default_group == group
@@ -49,6 +50,7 @@ def test_default_group_first_then_groups_by_id(owner: User, member: User, group:
 def test_a_named_group_is_the_only_group_tried(owner: User, member: User, group: Organization) -> None:
     other = group_create(actor=owner, slug="beta", name="Beta")
     membership_set(actor=owner, org=other, username=member.username)
+    membership_accept(user=member, org=other)
     store(KeyOwner(organization=group), owner)
     store(KeyOwner(organization=other), owner)
     assert sources(member, "beta") == [("group", "beta")]

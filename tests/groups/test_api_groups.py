@@ -114,20 +114,68 @@ def test_allowed_users_of_the_wrong_type_is_refused(client_for: ClientFor, owner
     assert response.json()["code"] == "invalid_allowed_users"
 
 
-def test_owner_adds_and_removes_members(
+def test_owner_invites_a_user_who_accepts_then_is_removed(
     client_for: ClientFor, owner: User, outsider: User, group: Organization
 ) -> None:
     client = client_for(owner)
     response = client.post("/api/byok/groups/acme/users/oscar", {"role": "admin"}, format="json")
     assert response.status_code == 201
-    assert Membership.objects.get(user=outsider, organization=group).role == "admin"
+    assert response.json()["status"] == "invited"
+    membership = Membership.objects.get(user=outsider, organization=group)
+    assert (membership.role, membership.is_active, membership.invited_by) == ("admin", False, owner)
+    # Until the invitation is accepted, the group gives nothing: no access, no default group.
+    guest = client_for(outsider)
+    assert guest.get("/api/byok/groups/acme").status_code == 404
+    assert guest.get("/api/byok/groups").json()["groups"] == [
+        {"id": "acme", "name": "Acme", "role": "admin", "status": "invited", "isDefault": False}
+    ]
+    assert User.objects.get(pk=outsider.pk).default_group is None
+    accepted = guest.post("/api/byok/groups/acme/join", {}, format="json")
+    assert accepted.status_code == 200
+    assert accepted.json()["status"] == "active"
     assert User.objects.get(pk=outsider.pk).default_group == group
+    assert guest.get("/api/byok/groups/acme").status_code == 200
     response = client.delete("/api/byok/groups/acme/users/oscar")
     assert response.status_code == 200
     assert not Membership.objects.filter(user=outsider).exists()
     assert User.objects.get(pk=outsider.pk).default_group is None
     actions = list(AuditEvent.objects.filter(organization=group).values_list("action", flat=True))
-    assert "membership.added" in actions and "membership.removed" in actions
+    assert {"membership.invited", "membership.accepted", "membership.removed"} <= set(actions)
+
+
+def test_an_invited_users_calls_never_use_the_groups_keys(
+    client_for: ClientFor, owner: User, outsider: User, group: Organization
+) -> None:
+    put_group_key(client_for(owner), {"apiKey": OPENAI_KEY})
+    client_for(owner).post("/api/byok/groups/acme/users/oscar", {}, format="json")
+    body = client_for(outsider).get("/api/byok/keys").json()
+    assert next(p for p in body["providers"] if p["provider"] == "openai")["hasGroupKey"] is False
+    assert client_for(outsider).get("/api/byok/resolve?provider=openai").json()["code"] == "no_key_for_provider"
+    assert client_for(outsider).get("/api/byok/resolve?provider=openai&group=acme").status_code == 404
+
+
+def test_an_invitee_can_decline_and_a_member_can_leave(
+    client_for: ClientFor, owner: User, member: User, outsider: User, group: Organization
+) -> None:
+    client_for(owner).post("/api/byok/groups/acme/users/oscar", {}, format="json")
+    assert client_for(outsider).delete("/api/byok/groups/acme/users/oscar").status_code == 200
+    assert not Membership.objects.filter(user=outsider).exists()
+    assert client_for(member).delete("/api/byok/groups/acme/users/mia").status_code == 200
+    assert not Membership.objects.filter(user=member).exists()
+    assert AuditEvent.objects.filter(action="membership.left", target_id="acme/mia").exists()
+    # The last owner cannot leave.
+    assert client_for(owner).delete("/api/byok/groups/acme/users/olivia").status_code == 409
+
+
+def test_joining_without_an_invitation_is_404(client_for: ClientFor, outsider: User, group: Organization) -> None:
+    assert client_for(outsider).post("/api/byok/groups/acme/join", {}, format="json").status_code == 404
+
+
+def test_platform_staff_add_members_directly(
+    client_for: ClientFor, staff: User, outsider: User, group: Organization
+) -> None:
+    response = client_for(staff).post("/api/byok/groups/acme/users/oscar", {}, format="json")
+    assert response.json()["status"] == "active"
 
 
 def test_unknown_user_or_role_is_refused(client_for: ClientFor, owner: User, group: Organization) -> None:
