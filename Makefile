@@ -19,7 +19,7 @@ install: $(STAMP)
 run: install
 	@mkdir -p var
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py migrate --no-input
-	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py bootstrap_local
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py bootstrap_local --url http://$(HOST):$(PORT)
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install
