@@ -43,7 +43,7 @@ class Rate:
         if not text or text.strip().lower() in ("off", "none"):
             return None
         match = _RATE_RE.match(text.lower())
-        if not match or match.group(3) not in _UNITS or match.group(2) == "0" or match.group(1) == "0":
+        if not match or match.group(3) not in _UNITS or int(match.group(2) or 1) == 0 or int(match.group(1)) == 0:
             raise ImproperlyConfigured(f"{setting}={text!r} is not a rate like 600/min, 10/s, 1000/5min or off.")
         return cls(int(match.group(1)), int(match.group(2) or 1) * _UNITS[match.group(3)])
 

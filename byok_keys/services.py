@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets as pysecrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from providers import http, ssrf, validation
 from providers.base import Credential, CredentialFormatError
 from providers.registry import UnknownProviderError, get_adapter_class
 from providers.validation import KeyStatus, ValidationResult
+
+logger = logging.getLogger("byok.keys")
 
 # ---- API tokens -----------------------------------------------------------------------------
 
@@ -143,6 +146,17 @@ def _resolve_allowed_users(*, organization: Organization, allowed: object) -> li
         .select_related("user")
     }
     missing = [name for name in wanted if name not in members]
+    invited = sorted(
+        Membership.objects.filter(
+            organization=organization, user__username__in=missing, accepted_at__isnull=True
+        ).values_list("user__username", flat=True)
+    )
+    if invited:
+        raise InvalidInput(
+            f"allowedUsers names users who were invited to '{organization.slug}' but have not accepted yet: "
+            f"{', '.join(invited)}. They can be allowed once they join.",
+            code="allowed_user_not_accepted",
+        )
     if missing:
         raise InvalidInput(
             f"allowedUsers names users who are not members of '{organization.slug}': {', '.join(missing)}. "
@@ -188,6 +202,18 @@ def provider_key_store(
         if owner.organization is not None and not keep_sharing
         else None
     )
+    plaintext = json.dumps(credential, separators=(",", ":")).encode()
+    if existing is not None and existing.status == ProviderKey.Status.REVOKED:
+        try:
+            same_secret = get_keyring().open(existing.sealed_secret, aad=existing.aad()) == plaintext
+        except DecryptionError:
+            same_secret = False
+        if same_secret:
+            raise Conflict(
+                f"This {provider} key was revoked by an administrator and cannot be stored again; create a new key "
+                "with the provider.",
+                code="key_revoked",
+            )
     previous_key_id = existing.key_id if existing else None
     key = existing or ProviderKey(user=owner.user, organization=owner.organization, provider=provider, created_by=actor)
     key.key_id = _new_key_id(owner=owner, provider=provider)  # a new secret gets a new keyId
@@ -200,7 +226,6 @@ def provider_key_store(
     key.invalid_checks = 1 if status == ProviderKey.Status.INVALID else 0
     if not keep_sharing:
         key.allow_all_members = allowed is None
-    plaintext = json.dumps(credential, separators=(",", ":")).encode()
     key.sealed_secret = get_keyring().seal(plaintext, aad=key.aad())
     try:
         with transaction.atomic():
@@ -335,9 +360,13 @@ def stored_key_validate(*, key: ProviderKey) -> ValidationResult:
     """Check a stored key live without recording anything (no transaction may be open)."""
     try:
         adapter = adapter_for_key(key)
-    except DecryptionError as exc:
-        # Not the provider's verdict: the master key configuration is wrong. Change nothing.
-        return ValidationResult(KeyStatus.UNVERIFIED, str(exc))
+    except DecryptionError:
+        # Not the provider's verdict: the master key configuration is wrong. Change nothing, and
+        # keep the detail (which master key) in the operator's log, not in the answer.
+        logger.exception("cannot decrypt %s", key.key_id)
+        return ValidationResult(
+            KeyStatus.UNVERIFIED, "The stored key could not be decrypted; an operator must check the master keys."
+        )
     try:
         return validation.validate(adapter)
     except http.UnsafeDestination as exc:

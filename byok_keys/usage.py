@@ -37,6 +37,8 @@ def usage_record_call(
         # Lock the key row: a key deleted while its call was running must not turn a served answer
         # into an error (the record keeps key_label; the foreign key becomes empty).
         key = ProviderKey.objects.select_for_update().filter(pk=key.pk).first()
+    if organization is not None and not Organization.objects.filter(pk=organization.pk).exists():
+        organization = None  # the group was deleted during the call
     record = UsageRecord.objects.create(
         user=user,
         provider_key=key,

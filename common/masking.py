@@ -67,36 +67,25 @@ def install_filter(logger_names: tuple[str, ...] = ("", "gunicorn.error", "gunic
                 handler.addFilter(SecretMaskingFilter())
 
 
-_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]{8,}")
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:~]{6,}")
+_PIECE = 8  # an echoed piece this long (or longer) of a secret is masked
 
 
 def redact_values(text: str, secrets: list[str]) -> str:
-    """Replace every run of 8+ key characters that is part of one of ``secrets`` (the whole key, or a
-    prefix/suffix a provider echoes) with ``***``."""
-    candidates = [s for s in secrets if len(s) >= 8]
+    """Replace every run of key characters that contains a piece (8+ characters) of one of
+    ``secrets`` — the whole key, or a prefix/suffix a provider echoes — with ``***``."""
+    candidates = [s for s in secrets if len(s) >= _PIECE]
     if not candidates or not text:
         return text
+    pieces = {secret[i : i + _PIECE] for secret in candidates for i in range(len(secret) - _PIECE + 1)}
 
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
-        for secret in candidates:
-            if token in secret or secret in token:
-                return "***"
-            # A run that contains a long piece of the secret (e.g. "key=sk-abc…" glued to other text).
-            for size in (24, 16):
-                if len(secret) >= size and any(
-                    secret[i : i + size] in token for i in range(0, len(secret) - size + 1, 4)
-                ):
-                    return "***"
+        core = token.strip(".:=_-~")
+        if len(core) >= _PIECE and any(core in secret for secret in candidates):
+            return "***"
+        if any(token[i : i + _PIECE] in pieces for i in range(len(token) - _PIECE + 1)):
+            return "***"
         return token
 
     return _TOKEN_RUN.sub(replace, text)
-
-
-_OPAQUE = re.compile(r"\b(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{32,}\b")
-
-
-def mask_opaque_tokens(text: str) -> str:
-    """For provider-supplied text only: long mixed letter/digit runs look like keys (Mistral, Cohere and
-    Azure keys have no prefix), so they are masked too."""
-    return _OPAQUE.sub("***", text)

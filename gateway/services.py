@@ -149,6 +149,7 @@ def _attempts(
         except UpstreamError as exc:
             if adapter is not None:
                 exc.message = adapter.redact(exc.message)
+                exc.args = (exc.message,)
             error = exc
             attempts.append(Attempt(candidate, exc.code, _ms(started), exc.upstream_status, exc.message))
             _update_key_status(candidate, exc)
@@ -196,12 +197,16 @@ def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: Ch
         except UpstreamError as exc:
             status = exc.code
             exc.message = adapter.redact(exc.message)
+            exc.args = (exc.message,)
             raise
         except requests.RequestException:
             status = "upstream_stream_broken"
             raise UpstreamError(f"The stream from {adapter.spec.name} broke off.") from None
         except GeneratorExit:
             status = "client_disconnected"
+            raise
+        except Exception:
+            status = "server_error"
             raise
         finally:
             _record(user, request, served, status, _ms(started), usage)

@@ -43,8 +43,9 @@ class MembershipFormSet(BaseInlineFormSet):
         super().clean()
         if any(self.errors) or self.instance.pk is None:
             return
+        actor_is_staff = self.actor is not None and is_platform_staff(self.actor)
         actor_is_owner = self.actor is not None and (
-            is_platform_staff(self.actor)
+            actor_is_staff
             or Membership.objects.active()
             .filter(organization=self.instance, user=self.actor, role=Membership.Role.OWNER)
             .exists()
@@ -57,10 +58,17 @@ class MembershipFormSet(BaseInlineFormSet):
             roles = {form.cleaned_data.get("role"), form.initial.get("role")}
             if touched and Membership.Role.OWNER in roles and not actor_is_owner:
                 raise forms.ValidationError("Only group owners can add, change or remove owners.")
-            if not form.cleaned_data.get("DELETE") and form.cleaned_data.get("role") == Membership.Role.OWNER:
+            if form.cleaned_data.get("DELETE") or form.cleaned_data.get("role") != Membership.Role.OWNER:
+                continue
+            # Only accepted owners count (an invitation may never be accepted); a new row counts when
+            # platform staff add it, because their additions are immediate.
+            existing = form.instance if form.instance.pk else None
+            if (existing is not None and existing.is_active) or (existing is None and actor_is_staff):
                 remaining_owners += 1
         if remaining_owners == 0:
-            raise forms.ValidationError("A group must keep at least one owner.")
+            raise forms.ValidationError(
+                "A group must keep at least one owner who has accepted; an invited owner does not count yet."
+            )
 
 
 class MembershipInline(admin.TabularInline):

@@ -129,17 +129,21 @@ def clean_key_string(value: object, *, what: str) -> str:
             f"{what} contains whitespace inside it; paste the key again without spaces or line breaks.",
             code="invalid_key_format",
         )
-    if not (cleaned.isascii() and cleaned.isprintable()):
-        # Keys are plain ASCII; a typographic dash or quote from a document would fail in the HTTP
-        # header later (and a masked "…" value is not a key).
+    return cleaned
+
+
+def check_ascii_secret(value: str, *, what: str) -> str:
+    """Keys are plain ASCII; a typographic dash or quote from a document would fail in the HTTP header
+    later (and a masked "…" value is not a key)."""
+    if not (value.isascii() and value.isprintable()):
         raise CredentialFormatError(
             f"{what} looks like a masked value; send the full key."
-            if looks_masked(cleaned)
+            if looks_masked(value)
             else f"{what} contains characters that are not plain ASCII (e.g. a typographic dash or quote); "
             "copy the key again from the provider's console.",
             code="invalid_key_format",
         )
-    return cleaned
+    return value
 
 
 def looks_masked(value: str) -> bool:
@@ -171,7 +175,7 @@ class ProviderAdapter:
             )
         if spec.requires_config:
             return cls.parse_config(cls.coerce_config(raw))
-        return cls.check_key(clean_key_string(raw, what="apiKey"))
+        return cls.check_key(check_ascii_secret(clean_key_string(raw, what="apiKey"), what="apiKey"))
 
     @classmethod
     def check_key(cls, key: str) -> str:
@@ -236,6 +240,8 @@ class ProviderAdapter:
     @classmethod
     def check_field(cls, spec_field: ConfigField, value: object) -> str:
         cleaned = clean_key_string(value, what=f"'{spec_field.name}'")
+        if spec_field.kind is FieldKind.SECRET:
+            check_ascii_secret(cleaned, what=f"'{spec_field.name}'")
         if spec_field.kind is FieldKind.SECRET and looks_masked(cleaned):
             raise CredentialFormatError(
                 f"'{spec_field.name}' looks like a masked value; send the full secret.",

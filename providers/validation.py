@@ -57,7 +57,7 @@ def invalid(reason: str, code: int | None = None) -> ValidationResult:
 def body_text(response: requests.Response) -> str:
     """A short, credential-free excerpt of an error body for reasons (providers never echo keys whole,
     but they may echo a prefix, so it is masked anyway)."""
-    from common.masking import mask_opaque_tokens, mask_secrets
+    from common.masking import mask_secrets
 
     data = http.json_or_empty(response)
     message: Any = None
@@ -71,7 +71,7 @@ def body_text(response: requests.Response) -> str:
         if isinstance(message, list):
             message = "; ".join(str(item) for item in message)
     text = str(message) if message else response.text[:200]
-    return mask_opaque_tokens(mask_secrets(" ".join(text.split())))[:200]
+    return mask_secrets(" ".join(text.split()))[:200]
 
 
 def default_interpretation(response: requests.Response, *, provider_name: str) -> ValidationResult:

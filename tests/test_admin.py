@@ -11,7 +11,7 @@ from django.urls import reverse
 from byok_keys.models import ApiToken, AuditEvent, ProviderKey
 from byok_keys.services import KeyOwner, api_token_create, provider_key_set
 from groups.models import Membership, Organization, User
-from groups.services import group_create
+from groups.services import group_create, membership_set
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
 
 
@@ -351,3 +351,53 @@ def test_team_admin_sees_only_their_groups_audit_and_usage_logs(team_admin_clien
             403,
             404,
         )
+
+
+def _inline_data(
+    group: Organization, rows: list[tuple[Membership | None, str, str]], name: str = "Acme"
+) -> dict[str, str]:
+    initial = [r for r in rows if r[0] is not None]
+    data = {
+        "name": name,
+        "memberships-TOTAL_FORMS": str(len(rows)),
+        "memberships-INITIAL_FORMS": str(len(initial)),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    for i, (membership, username, role) in enumerate(rows):
+        data.update(
+            {
+                f"memberships-{i}-organization": str(group.pk),
+                f"memberships-{i}-user": username,
+                f"memberships-{i}-role": role,
+            }
+        )
+        if membership is not None:
+            data[f"memberships-{i}-id"] = str(membership.pk)
+    return data
+
+
+def test_team_admin_adding_a_member_in_the_admin_sends_an_invitation(
+    owner: User, group: Organization, outsider: User
+) -> None:
+    owner.is_staff = True
+    owner.save()
+    client = Client()
+    client.force_login(owner)
+    mine = Membership.objects.get(organization=group, user=owner)
+    data = _inline_data(group, [(mine, owner.username, "owner"), (None, outsider.username, "member")])
+    assert client.post(reverse("admin:groups_organization_change", args=[group.pk]), data).status_code == 302
+    assert Membership.objects.get(user=outsider, organization=group).is_active is False
+
+
+def test_the_last_accepted_owner_cannot_leave_in_favour_of_an_invited_owner(
+    admin_client: Client, owner: User, group: Organization, outsider: User
+) -> None:
+    membership_set(actor=owner, org=group, username=outsider.username, role="owner")  # invited
+    invited = Membership.objects.get(user=outsider)
+    mine = Membership.objects.get(organization=group, user=owner)
+    data = _inline_data(group, [(mine, owner.username, "member"), (invited, outsider.username, "owner")])
+    response = admin_client.post(reverse("admin:groups_organization_change", args=[group.pk]), data)
+    assert response.status_code == 200  # a form error, not a 500
+    assert "at least one owner who has accepted" in response.content.decode()
+    assert Membership.objects.get(pk=mine.pk).role == "owner"

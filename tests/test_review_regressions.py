@@ -211,3 +211,120 @@ def test_upstream_rate_limit_without_retry_after_still_sends_one(
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert response["X-BYOK-Key-Source"] == "user"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "key 'Zx9Zx9Zx9Zx9Zx...' is invalid",
+        "Invalid (apikey=Zx9Zx9Zx9Zx9Zx)",
+        "bad key: Zx9Zx9Zx9.",
+        "token=...9Zx9Zx9Zx9Zx9",
+    ],
+)
+def test_short_pieces_of_a_key_glued_to_punctuation_are_redacted(echo: str) -> None:
+    from providers.registry import get_adapter_class
+
+    adapter = get_adapter_class("mistral")("Zx9" * 11)
+    assert "Zx9Zx9Zx9" not in adapter.redact(echo)
+
+
+def test_redaction_leaves_model_names_and_key_ids_alone() -> None:
+    from providers.registry import get_adapter_class
+
+    adapter = get_adapter_class("mistral")(MISTRAL_KEY)
+    text = (
+        "The model `meta-llama/llama-4-maverick-17b-128e-instruct` does not exist (byok_user_openai_5134bd835dc28162)"
+    )
+    assert adapter.redact(text) == text
+
+
+def test_an_error_in_the_middle_of_a_stream_is_redacted(
+    api: APIClient, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from providers.adapters.openai_compat import OpenAICompatibleAdapter
+    from providers.chat import UpstreamError
+
+    provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY)
+
+    def broken(self: Any, request: Any) -> Any:
+        def chunks() -> Any:
+            yield ChatChunk(text="Hi")
+            raise UpstreamError(f"overloaded while serving {OPENAI_KEY[10:30]}")
+
+        return chunks()
+
+    monkeypatch.setattr(OpenAICompatibleAdapter, "stream_chat", broken)
+    response = api.post(
+        "/v1/chat/completions",
+        {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        format="json",
+    )
+    body = b"".join(response.streaming_content).decode()
+    assert "overloaded" in body
+    assert OPENAI_KEY[10:30] not in body
+
+
+def test_a_revoked_secret_cannot_be_stored_again(api: APIClient, owner: User, superuser: User) -> None:
+    key = provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY).key
+    provider_key_revoke(actor=superuser, key=key)
+    response = api.post("/api/byok/keys/openai", {"apiKey": OPENAI_KEY}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "key_revoked"
+    # A new secret replaces the revoked one.
+    assert api.post("/api/byok/keys/openai", {"apiKey": OPENAI_KEY[:-4] + "NEW1"}, format="json").status_code == 200
+
+
+def test_allowed_users_naming_an_invitee_says_they_have_not_accepted(
+    client_for: Any, owner: User, outsider: User, group: Organization
+) -> None:
+    client = client_for(owner)
+    client.post("/api/byok/groups/acme/users/oscar", {}, format="json")
+    response = client.post(
+        "/api/byok/groups/acme/keys/openai", {"apiKey": OPENAI_KEY, "allowedUsers": ["oscar"]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "allowed_user_not_accepted"
+
+
+def test_usage_is_recorded_even_if_the_group_was_deleted_during_the_call(owner: User, group: Organization) -> None:
+    key = provider_key_set(actor=owner, owner=KeyOwner(organization=group), provider="openai", raw=OPENAI_KEY).key
+    Organization.objects.filter(pk=group.pk).delete()
+    record = usage_record_call(
+        user=owner,
+        provider="openai",
+        model="m",
+        source="group",
+        key=key,
+        key_label=key.key_id,
+        organization=group,
+        usage=Usage(1, 1, 2),
+        status="ok",
+        latency_ms=5,
+    )
+    assert record.organization is None and record.provider_key is None
+
+
+def test_a_key_test_after_a_master_key_change_names_no_master_key(api: APIClient, owner: User) -> None:
+    provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY)
+    with override_settings(BYOK_ENCRYPTION_KEY="ab" * 32):
+        body = api.post("/api/byok/keys/openai/test", {}, format="json").json()
+    assert body["status"] == "unverified"
+    assert "master keys" in body["reason"] and "BYOK_PREVIOUS" not in body["reason"]
+
+
+def test_non_ascii_urls_are_not_refused_as_keys() -> None:
+    from providers.registry import get_adapter_class
+
+    parsed = get_adapter_class("ollama").parse_credential({"base_url": "https://bücher.example/"})
+    assert parsed == {"base_url": "https://bücher.example"}
+
+
+@pytest.mark.parametrize("value", ["10/00s", "00/min", "0/min"])
+def test_zero_rates_are_refused(value: str) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from byok_keys.ratelimit import Rate
+
+    with pytest.raises(ImproperlyConfigured):
+        Rate.parse(value, setting="BYOK_RATE_LIMIT_USER")
