@@ -265,3 +265,57 @@ def test_enable_byok_false_never_uses_stored_keys(api: APIClient, own_key: Provi
     response = infer(api)
     assert response.status_code == 400
     assert response.json()["code"] == "no_key_for_provider"
+
+
+def test_v1_gateway_translates_a_native_provider_to_openai_shapes(
+    api: APIClient, owner: User, provider_mock: responses.RequestsMock
+) -> None:
+    anthropic_key = "sk-ant-api03-" + ("Qw8" * 31) + "AA"
+    provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="anthropic", raw=anthropic_key)
+    provider_mock.add(
+        responses.POST,
+        "https://api.anthropic.com/v1/messages",
+        json={
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5",
+            "content": [{"type": "text", "text": "Bonjour"}],
+            "stop_reason": "max_tokens",
+            "usage": {"input_tokens": 9, "output_tokens": 3},
+        },
+    )
+    response = api.post(
+        "/v1/chat/completions",
+        {
+            "model": "anthropic/claude-sonnet-4-5",
+            "max_tokens": 3,
+            "messages": [{"role": "system", "content": "French only"}, {"role": "user", "content": "Hello"}],
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["object"] == "chat.completion"
+    assert body["model"] == "anthropic/claude-sonnet-4-5"
+    assert body["choices"][0] == {
+        "index": 0,
+        "message": {"role": "assistant", "content": "Bonjour"},
+        "finish_reason": "length",
+    }
+    assert body["usage"] == {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+    sent = json.loads(chat_calls(provider_mock)[0].body)
+    assert sent["system"] == "French only"
+    assert sent["messages"] == [{"role": "user", "content": "Hello"}]
+    assert chat_calls(provider_mock)[0].headers["x-api-key"] == anthropic_key
+
+
+def test_v1_errors_use_openai_error_shape(api: APIClient) -> None:
+    response = api.post("/v1/chat/completions", {"model": "gpt-4o-mini", "messages": []}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == "invalid_model"
+    unauthenticated = APIClient().get("/v1/models")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["error"]["type"] == "authentication_error"
