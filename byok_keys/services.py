@@ -90,6 +90,18 @@ def api_token_authenticate(*, plaintext: str) -> ApiToken | None:
 # ---- Provider keys --------------------------------------------------------------------------
 
 
+def _audit_key(*, actor: User | None, action: str, key: ProviderKey, details: dict[str, object]) -> None:
+    """An audit event about a provider key (never its secret)."""
+    audit_record(
+        actor=actor,
+        action=action,
+        target_type="provider_key",
+        target_id=key.key_id,
+        organization=key.organization,
+        details=details,
+    )
+
+
 @dataclass(frozen=True)
 class KeyOwner:
     """Exactly one of user / organization."""
@@ -237,12 +249,10 @@ def provider_key_store(
         ) from None
     if owner.organization is not None and not keep_sharing:
         key.allowed_users.set(allowed or [])
-    audit_record(
+    _audit_key(
         actor=actor,
         action="key.replaced" if existing else "key.created",
-        target_type="provider_key",
-        target_id=key.key_id,
-        organization=owner.organization,
+        key=key,
         details={
             "provider": provider,
             "owner": key.owner_label,
@@ -268,12 +278,10 @@ def provider_key_revoke(*, actor: User, key: ProviderKey) -> ProviderKey:
         locked.status = ProviderKey.Status.REVOKED
         locked.status_reason = f"Revoked by {actor.username}."
         locked.save(update_fields=["status", "status_reason", "updated_at"])
-        audit_record(
+        _audit_key(
             actor=actor,
             action="key.revoked",
-            target_type="provider_key",
-            target_id=locked.key_id,
-            organization=locked.organization,
+            key=locked,
             details={"from": previous},
         )
     return locked
@@ -281,12 +289,10 @@ def provider_key_revoke(*, actor: User, key: ProviderKey) -> ProviderKey:
 
 @transaction.atomic
 def provider_key_delete(*, actor: User, key: ProviderKey) -> None:
-    audit_record(
+    _audit_key(
         actor=actor,
         action="key.deleted",
-        target_type="provider_key",
-        target_id=key.key_id,
-        organization=key.organization,
+        key=key,
         details={"provider": key.provider, "last4": key.last4},
     )
     key.delete()
@@ -331,12 +337,10 @@ def provider_key_record_check(
     locked.last_validated_at = now
     locked.save(update_fields=["status", "status_reason", "invalid_checks", "last_validated_at", "updated_at"])
     if previous != locked.status:
-        audit_record(
+        _audit_key(
             actor=actor,
             action="key.status_changed",
-            target_type="provider_key",
-            target_id=locked.key_id,
-            organization=locked.organization,
+            key=locked,
             details={"from": previous, "to": locked.status, "reason": result.reason[:300]},
         )
     return locked
@@ -454,12 +458,10 @@ def provider_key_update_metadata(
     locked.save(update_fields=["name", "description", "allow_all_members", "updated_at"])
     if locked.organization is not None:
         locked.allowed_users.set(allowed or [])
-    audit_record(
+    _audit_key(
         actor=actor,
         action="key.updated",
-        target_type="provider_key",
-        target_id=locked.key_id,
-        organization=locked.organization,
+        key=locked,
         details={
             "name": locked.name,
             **(
@@ -484,12 +486,10 @@ def provider_key_reseal(*, key: ProviderKey) -> bool:
     plaintext = keyring.open(locked.sealed_secret, aad=locked.aad())
     locked.sealed_secret = keyring.seal(plaintext, aad=locked.aad())
     locked.save(update_fields=["sealed_secret"])
-    audit_record(
+    _audit_key(
         actor=None,
         action="key.resealed",
-        target_type="provider_key",
-        target_id=locked.key_id,
-        organization=locked.organization,
+        key=locked,
         details={"masterKey": keyring.primary_id},
     )
     return True
