@@ -59,9 +59,10 @@ def measure(client: object, n: int) -> tuple[float, float]:
 def run(records: int, requests: int) -> None:
     from rest_framework.test import APIClient
 
-    from byok_keys.models import KeySource, ProviderKey, UsageRecord
+    from byok_keys.models import ProviderKey
     from byok_keys.services import KeyOwner, api_token_create, provider_key_store
-    from byok_keys.usage import usage_record_call
+    from gateway.models import KeySource, UsageRecord
+    from gateway.usage import usage_record_call
     from groups.models import User
     from providers.chat import Usage
 

@@ -15,10 +15,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from byok_keys import services
-from byok_keys.models import ApiToken, AuditEvent, ProviderKey, UsageRecord
+from byok_keys.models import ApiToken, ProviderKey
 from byok_keys.services import KeyOwner
-from common.admin import TeamScopedAdmin, managed_groups
 from common.errors import ServiceError
+from groups.admin_scoping import TeamScopedAdmin, managed_groups
 from groups.models import Organization, User
 from groups.roles import is_platform_staff
 from providers.registry import all_adapter_classes
@@ -303,62 +303,3 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False if obj is not None else super().has_change_permission(request, obj)
-
-
-class ReadOnlyLogAdmin(TeamScopedAdmin):
-    """Logs are written by the services only: nobody adds, edits or deletes rows in the admin."""
-
-    team_can_change = False
-
-    def scope_queryset(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
-        # Team administrators see the rows of their own groups only.
-        return qs.filter(organization__in=managed_groups(request))
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyLogAdmin):
-    list_display = (
-        "created_at",
-        "actor_label",
-        "action",
-        "target_type",
-        "target_id",
-        "organization",
-        "ip_address",
-    )
-    list_filter = ("action", "target_type", "created_at")
-    search_fields = ("target_id", "actor_label", "action")
-    date_hierarchy = "created_at"
-
-
-@admin.register(UsageRecord)
-class UsageRecordAdmin(ReadOnlyLogAdmin):
-    """Read-only log of provider calls (never a prompt or a secret)."""
-
-    list_display = (
-        "created_at",
-        "user",
-        "provider",
-        "model",
-        "source",
-        "key_label",
-        "status",
-        "total_tokens",
-        "latency_ms",
-    )
-    list_filter = ("provider", "source", "status")
-    search_fields = ("user__username", "key_label", "model")
-    date_hierarchy = "created_at"
-    list_select_related = ("user",)

@@ -8,4 +8,4 @@ class ByokKeysConfig(AppConfig):
     verbose_name = "BYOK keys"
 
     def ready(self) -> None:
-        from byok_keys import checks  # noqa: F401  (registers the system checks)
+        from byok_keys import checks, receivers  # noqa: F401  (registers the system checks and receivers)

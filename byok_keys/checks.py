@@ -6,10 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
 
 from byok_keys.crypto import MasterKeyError, parse_master_key
-from byok_keys.ratelimit import Rate
 
 
 @checks.register(checks.Tags.security, deploy=False)
@@ -25,11 +23,6 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
                 id="byok.E001",
             )
         )
-    for setting in ("BYOK_RATE_LIMIT_USER", "BYOK_RATE_LIMIT_KEY"):
-        try:
-            Rate.parse(getattr(settings, setting), setting=setting)
-        except ImproperlyConfigured as exc:
-            errors.append(checks.Error(str(exc), id="byok.E003"))
     for index, value in enumerate(settings.BYOK_PREVIOUS_ENCRYPTION_KEYS):
         try:
             parse_master_key(value, name=f"BYOK_PREVIOUS_ENCRYPTION_KEYS entry {index + 1}")

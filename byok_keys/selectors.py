@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
 from byok_keys.models import ProviderKey
 from common.errors import NotFound
@@ -147,25 +147,4 @@ def group_detail(*, organization: Organization) -> dict[str, Any]:
             for m in members
         ],
         "keys": [key_metadata(k, allowed.get(k.pk)) for k in keys],
-    }
-
-
-def key_stats(*, user: User) -> dict[str, Any]:
-    """``GET /api/byok/stats``: key counts from the keys, usage from the running totals (constant work
-    however many usage records there are)."""
-    from byok_keys.usage import usage_stats
-
-    org_ids = Membership.objects.active().filter(user=user).values("organization_id")
-    mine = ProviderKey.objects.filter(user=user).aggregate(n=Count("id"))
-    groups = ProviderKey.objects.filter(organization_id__in=org_ids).aggregate(n=Count("id"))
-    providers = (
-        ProviderKey.objects.filter(Q(user=user) | Q(organization_id__in=org_ids))
-        .values_list("provider", flat=True)
-        .distinct()
-    )
-    return {
-        "userKeys": mine["n"] or 0,
-        "groupKeys": groups["n"] or 0,
-        "providers": sorted(set(providers)),
-        **usage_stats(user=user),
     }

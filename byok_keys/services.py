@@ -14,12 +14,12 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from byok_keys import tokens
-from byok_keys.audit import audit_record
 from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ApiToken, ProviderKey
 from byok_keys.vault import adapter_for_credential, adapter_for_key
 from common.errors import Conflict, InvalidInput
+from groups.audit import audit_record
 from groups.models import Membership, Organization, User
 from providers import http, ssrf, validation
 from providers.base import Credential, CredentialFormatError
@@ -267,6 +267,12 @@ def provider_key_store(
         },
     )
     return key, existing is None
+
+
+def group_keys_forget_member(*, organization: Organization, user: User) -> None:
+    """Take a departing member off every ``allowedUsers`` list of the group's keys."""
+    for key in ProviderKey.objects.filter(organization=organization, allowed_users=user):
+        key.allowed_users.remove(user)
 
 
 @transaction.atomic

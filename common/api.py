@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
+from rest_framework.views import APIView, set_rollback
 
 from common.errors import ServiceError
 
@@ -81,3 +83,32 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
     return error_response(message, code=code, http_status=exc.status_code, headers=headers)
+
+
+class ByokAPIView(APIView):
+    """Base for every ``/api/byok/`` endpoint: honours ``ENABLE_BYOK=false``."""
+
+    byok_feature = True
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if self.byok_feature and not settings.ENABLE_BYOK:
+            raise ServiceError(
+                "Bring-your-own-key is turned off on this server (ENABLE_BYOK=false); ask the operator.",
+                code="byok_disabled",
+                status=403,
+            )
+        super().initial(request, *args, **kwargs)
+
+    @property
+    def caller(self) -> Any:
+        """The authenticated user (the default permission class guarantees one)."""
+        return self.request.user
+
+
+def parse_body(serializer_cls: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """Validate a JSON object body with ``serializer_cls``; a non-object body is a 400."""
+    if request.data is not None and not isinstance(request.data, dict):
+        raise ServiceError("The request body must be a JSON object.", code="invalid_request")
+    serializer = serializer_cls(data=request.data or {})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

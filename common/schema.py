@@ -36,3 +36,4 @@ def objs(help_text: str = "") -> serializers.Field:
 
 
 S = serializers
+MESSAGE = ok("Message", {"message": S.CharField()})

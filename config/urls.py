@@ -1,36 +1,27 @@
+"""The site's routes: each app's own ``urls.py``, plus the admin and the API docs."""
+
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from byok_keys import api
-from gateway import api as gateway_api
+from byok_keys import urls as byok_keys_urls
+from gateway import urls as gateway_urls
+from groups import urls as groups_urls
 
-byok = [
-    path("providers", api.ProvidersView.as_view(), name="providers"),
-    path("keys", api.KeysView.as_view(), name="keys"),
-    path("keys/<str:provider>", api.UserKeyView.as_view(), name="user-key"),
-    path("keys/<str:provider>/test", api.UserKeyTestView.as_view(), name="user-key-test"),
-    path("groups", api.GroupsView.as_view(), name="groups"),
-    path("groups/<str:group_id>", api.GroupDetailView.as_view(), name="group-detail"),
-    path("groups/<str:group_id>/keys/<str:provider>", api.GroupKeyView.as_view(), name="group-key"),
-    path("groups/<str:group_id>/keys/<str:provider>/test", api.GroupKeyTestView.as_view(), name="group-key-test"),
-    path("groups/<str:group_id>/users/<str:user_id>", api.GroupMemberView.as_view(), name="group-member"),
-    path("groups/<str:group_id>/join", api.GroupJoinView.as_view(), name="group-join"),
-    path("groups/<str:group_id>/usage", gateway_api.GroupUsageView.as_view(), name="group-usage"),
-    path("stats", api.StatsView.as_view(), name="stats"),
-    path("resolve", gateway_api.ResolveView.as_view(), name="resolve"),
-]
+byok = [*groups_urls.urlpatterns, *byok_keys_urls.urlpatterns, *gateway_urls.byok_urlpatterns]
 
 urlpatterns = [
+    # Admin pages of the models that moved out of byok_keys (bookmarks keep working).
+    re_path(r"^admin/byok_keys/auditevent/(?P<rest>.*)$", RedirectView.as_view(url="/admin/groups/auditevent/%(rest)s")),
+    re_path(r"^admin/byok_keys/usagerecord/(?P<rest>.*)$", RedirectView.as_view(url="/admin/gateway/usagerecord/%(rest)s")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/byok/", include((byok, "byok"))),
-    path("api/inference", gateway_api.InferenceView.as_view(), name="inference"),
-    path("v1/chat/completions", gateway_api.ChatCompletionsView.as_view(), name="chat-completions"),
-    path("v1/models", gateway_api.ModelsView.as_view(), name="models"),
+    path("", include(gateway_urls)),
 ]
 
 handler404 = "common.views.not_found"

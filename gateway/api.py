@@ -18,14 +18,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from byok_keys import resolution
-from byok_keys.api import ByokAPIView
-from byok_keys.usage import group_usage
+from common.api import ByokAPIView
 from common.api import exception_handler as byok_exception_handler
 from common.errors import InvalidInput
 from common.schema import S, errors, obj, objs, ok
-from gateway import services
+from gateway import resolution, services, stats
 from gateway.byok import ByokContext, ByokMixin, mark_served
+from gateway.usage import group_usage
 from groups import selectors as group_selectors
 from groups.models import User
 from groups.roles import Cap
@@ -435,3 +434,12 @@ class GroupUsageView(ByokAPIView):
     def get(self, request: Request, group_id: str) -> Response:
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.VIEW_USAGE)
         return Response({"success": True, **group_usage(organization=org)})
+
+
+class StatsView(ByokAPIView):
+    @extend_schema(
+        summary="Counts of your keys and their usage",
+        responses=ok("Stats", {"stats": obj("userKeys, groupKeys, providers, totalUsage, tokens, byProvider")}),
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, "stats": stats.key_stats(user=self.caller)})

@@ -16,8 +16,8 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from byok_keys import ratelimit, resolution
-from byok_keys.resolution import KeyCandidate
+from gateway import ratelimit, resolution
+from gateway.resolution import KeyCandidate
 from groups.models import User
 
 

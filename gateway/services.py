@@ -17,10 +17,10 @@ from django.conf import settings
 from byok_keys import services as key_services
 from byok_keys.crypto import DecryptionError
 from byok_keys.models import ProviderKey
-from byok_keys.resolution import KeyCandidate
-from byok_keys.usage import usage_record_call
 from common.errors import ServiceError
 from gateway.byok import key_rate_limit
+from gateway.resolution import KeyCandidate
+from gateway.usage import usage_record_call
 from groups.models import User
 from providers.base import ProviderAdapter
 from providers.chat import (

@@ -9,9 +9,9 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from common.admin import TeamScopedAdmin, is_team_admin, managed_groups
 from groups import services
-from groups.models import Membership, Organization, User
+from groups.admin_scoping import ReadOnlyLogAdmin, TeamScopedAdmin, is_team_admin, managed_groups
+from groups.models import AuditEvent, Membership, Organization, User
 from groups.roles import is_platform_staff
 
 
@@ -140,3 +140,19 @@ class OrganizationAdmin(TeamScopedAdmin):
                 services.membership_remove(actor=actor, org=org, username=inline_form.instance.user.username)  # type: ignore[arg-type]
         # The admin's change message reads these; the audit log has the details.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyLogAdmin):
+    list_display = (
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_id",
+        "organization",
+        "ip_address",
+    )
+    list_filter = ("action", "target_type", "created_at")
+    search_fields = ("target_id", "actor_label", "action")
+    date_hierarchy = "created_at"

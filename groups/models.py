@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -77,3 +78,29 @@ class Membership(models.Model):
     @property
     def is_active(self) -> bool:
         return self.accepted_at is not None
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, written in the same transaction as the change. Never a secret."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True, help_text="Username, kept if the user is deleted.")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=32)
+    target_id = models.CharField(max_length=150)
+    organization = models.ForeignKey(
+        "groups.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        # The table keeps the name it had when the model lived in byok_keys (moved without a data change).
+        db_table = "byok_keys_auditevent"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target_id}"

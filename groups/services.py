@@ -7,11 +7,11 @@ import re
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from byok_keys.audit import audit_record
-from byok_keys.models import ProviderKey
 from common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from groups.audit import audit_record
 from groups.models import Membership, Organization, User
 from groups.roles import Cap, capabilities_for, is_platform_staff
+from groups.signals import membership_ended
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 
@@ -183,9 +183,7 @@ def membership_remove(*, actor: User, org: Organization, username: str) -> None:
     if membership.role == Membership.Role.OWNER and membership.is_active:
         _ensure_another_owner(org=org, leaving=user)
     membership.delete()
-    # The member loses access to the group's keys, including any named in allowedUsers.
-    for key in ProviderKey.objects.filter(organization=org, allowed_users=user):
-        key.allowed_users.remove(user)
+    membership_ended.send(sender=Organization, organization=org, user=user)
     if user.default_group_id == org.pk:
         next_membership = Membership.objects.active().filter(user=user).order_by("organization__slug").first()
         user.default_group = next_membership.organization if next_membership else None

@@ -8,9 +8,9 @@ from django.contrib.admin.sites import site
 from django.test import Client
 from django.urls import reverse
 
-from byok_keys.models import ApiToken, AuditEvent, ProviderKey
+from byok_keys.models import ApiToken, ProviderKey
 from byok_keys.services import KeyOwner, api_token_create, provider_key_set
-from groups.models import Membership, Organization, User
+from groups.models import AuditEvent, Membership, Organization, User
 from groups.services import group_create, membership_set
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
 
@@ -33,7 +33,7 @@ def populated(owner: User, member: User, group: Organization, superuser: User) -
 
 
 def _objects(populated: dict[str, Any], owner: User, group: Organization) -> dict[type, Any]:
-    from byok_keys.models import UsageRecord
+    from gateway.models import UsageRecord
 
     usage = UsageRecord.objects.create(
         user=owner, provider="openai", model="gpt-4o-mini", source="group", organization=group, status="ok"
@@ -288,7 +288,7 @@ def test_group_member_add_of_owner_by_admin_is_refused_in_admin(
 def test_audit_events_are_read_only(admin_client: Client, populated: dict[str, Any]) -> None:
     event = AuditEvent.objects.first()
     assert event is not None
-    response = admin_client.post(reverse("admin:byok_keys_auditevent_change", args=[event.pk]), {"action": "x"})
+    response = admin_client.post(reverse("admin:groups_auditevent_change", args=[event.pk]), {"action": "x"})
     assert response.status_code == 403
     assert json.dumps(event.details).find(OPENAI_KEY) == -1
 
@@ -296,7 +296,7 @@ def test_audit_events_are_read_only(admin_client: Client, populated: dict[str, A
 def test_admin_revokes_keys_and_revoked_keys_are_never_resolved(
     admin_client: Client, populated: dict[str, Any], owner: User
 ) -> None:
-    from byok_keys.resolution import resolve_candidates
+    from gateway.resolution import resolve_candidates
 
     key = populated["user_key"]
     response = admin_client.post(
@@ -327,7 +327,7 @@ def test_admin_rename_of_a_group_is_audited(admin_client: Client, group: Organiz
 
 
 def test_team_admin_sees_only_their_groups_audit_and_usage_logs(team_admin_client: Client, owner: User) -> None:
-    from byok_keys.models import UsageRecord
+    from gateway.models import UsageRecord
 
     other = Organization.objects.get(slug="other")
     acme = Organization.objects.get(slug="acme")
@@ -338,15 +338,15 @@ def test_team_admin_sees_only_their_groups_audit_and_usage_logs(team_admin_clien
         user=owner, provider="openai", model="their-model", source="group", organization=other, status="ok"
     )
     UsageRecord.objects.create(user=owner, provider="openai", model="personal-model", source="user", status="ok")
-    usage_page = team_admin_client.get(reverse("admin:byok_keys_usagerecord_changelist")).content.decode()
+    usage_page = team_admin_client.get(reverse("admin:gateway_usagerecord_changelist")).content.decode()
     assert "mine-model" in usage_page
     assert "their-model" not in usage_page and "personal-model" not in usage_page
-    audit_page = team_admin_client.get(reverse("admin:byok_keys_auditevent_changelist")).content.decode()
+    audit_page = team_admin_client.get(reverse("admin:groups_auditevent_changelist")).content.decode()
     assert "acme/" in audit_page or "group.created" in audit_page
     other_events = AuditEvent.objects.filter(organization=other)
     assert other_events.exists()
     for event in other_events:
-        assert team_admin_client.get(reverse("admin:byok_keys_auditevent_change", args=[event.pk])).status_code in (
+        assert team_admin_client.get(reverse("admin:groups_auditevent_change", args=[event.pk])).status_code in (
             302,
             403,
             404,

@@ -18,10 +18,11 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from byok_keys.models import AuditEvent, ProviderKey, UsageRecord
+from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, provider_key_revoke, provider_key_set
-from byok_keys.usage import usage_record_call
-from groups.models import Organization, User
+from gateway.models import UsageRecord
+from gateway.usage import usage_record_call
+from groups.models import AuditEvent, Organization, User
 from providers import ssrf
 from providers.chat import ChatChunk, Usage
 from tests.conftest import OPENAI_KEY
@@ -324,7 +325,7 @@ def test_non_ascii_urls_are_not_refused_as_keys() -> None:
 def test_zero_rates_are_refused(value: str) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
-    from byok_keys.ratelimit import Rate
+    from gateway.ratelimit import Rate
 
     with pytest.raises(ImproperlyConfigured):
         Rate.parse(value, setting="BYOK_RATE_LIMIT_USER")

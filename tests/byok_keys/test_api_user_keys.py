@@ -7,8 +7,8 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from byok_keys.models import AuditEvent, ProviderKey
-from groups.models import User
+from byok_keys.models import ProviderKey
+from groups.models import AuditEvent, User
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
 
 

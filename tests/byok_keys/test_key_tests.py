@@ -5,8 +5,8 @@ from typing import Any
 import responses
 from rest_framework.test import APIClient
 
-from byok_keys.models import AuditEvent, ProviderKey
-from groups.models import Organization, User
+from byok_keys.models import ProviderKey
+from groups.models import AuditEvent, Organization, User
 from tests.conftest import GROQ_KEY, OPENAI_KEY
 
 MODELS_URL = "https://api.openai.com/v1/models"

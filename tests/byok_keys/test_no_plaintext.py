@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from byok_keys.models import ApiToken, AuditEvent, ProviderKey
-from groups.models import Organization, User
+from byok_keys.models import ApiToken, ProviderKey
+from groups.models import AuditEvent, Organization, User
 
 API_SECRET = "sk-proj-" + "DistinctiveApiSecret0042" * 3 + "T3BlbkFJ" + "Zz9" * 20
 ADMIN_SECRET = "sk-ant-api03-" + "DistinctiveAdminSecret" * 4 + "q" * 5 + "AA"
@@ -63,12 +63,12 @@ def test_plaintext_occurs_nowhere(client_for: Any, owner: User, group: Organizat
         api.get(path).content.decode()
         for path in ["/api/byok/keys", "/api/byok/stats", "/api/byok/groups/acme", "/api/byok/groups"]
     ]
-    for model in ("providerkey", "auditevent", "apitoken"):
-        pages.append(admin.get(reverse(f"admin:byok_keys_{model}_changelist")).content.decode())
+    for name in ("byok_keys_providerkey", "groups_auditevent", "byok_keys_apitoken"):
+        pages.append(admin.get(reverse(f"admin:{name}_changelist")).content.decode())
     for key in ProviderKey.objects.all():
         pages.append(admin.get(reverse("admin:byok_keys_providerkey_change", args=[key.pk])).content.decode())
     for event in AuditEvent.objects.all():
-        pages.append(admin.get(reverse("admin:byok_keys_auditevent_change", args=[event.pk])).content.decode())
+        pages.append(admin.get(reverse("admin:groups_auditevent_change", args=[event.pk])).content.decode())
     pages.append(admin.get(reverse("admin:groups_organization_change", args=[group.pk])).content.decode())
 
     database = dump_database()

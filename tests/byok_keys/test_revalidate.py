@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from byok_keys.models import AuditEvent, ProviderKey
+from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, provider_key_set
-from groups.models import User
+from groups.models import AuditEvent, User
 from tests.conftest import GROQ_KEY, OPENAI_KEY
 
 OPENAI_URL = "https://api.openai.com/v1/models"

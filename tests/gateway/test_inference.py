@@ -8,8 +8,9 @@ import responses
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from byok_keys.models import ProviderKey, UsageRecord
+from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, provider_key_set
+from gateway.models import UsageRecord
 from groups.models import Organization, User
 from tests.conftest import OPENAI_KEY
 

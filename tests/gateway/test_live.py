@@ -136,7 +136,7 @@ def test_twenty_concurrent_callers_each_use_their_own_key(live_server: Any, fake
 
 
 def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_server: Any, fake: FakeProvider) -> None:
-    from byok_keys.models import UsageTotal
+    from gateway.models import UsageTotal
     from groups.services import group_create, membership_accept, membership_set
 
     owner = User.objects.create_user(username="boss", password="x")

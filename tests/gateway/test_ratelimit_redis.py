@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from byok_keys.ratelimit import Rate
+from gateway.ratelimit import Rate
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -23,7 +23,7 @@ django.setup()
 from django.test import override_settings
 cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": sys.argv[1]}}
 with override_settings(CACHES=cache):
-    from byok_keys import ratelimit
+    from gateway import ratelimit
     rate = ratelimit.Rate.parse("30/7day", setting="test")
     start = float(sys.argv[3])
     while time.time() < start:

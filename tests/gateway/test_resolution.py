@@ -9,8 +9,8 @@ import pytest
 from django.test import override_settings
 
 from byok_keys.models import ProviderKey
-from byok_keys.resolution import resolve_candidates
 from byok_keys.services import KeyOwner, provider_key_set
+from gateway.resolution import resolve_candidates
 from groups.models import Organization, User
 from groups.services import group_create, membership_accept, membership_set
 from tests.conftest import OPENAI_KEY

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from byok_keys.models import AuditEvent, ProviderKey
-from groups.models import Membership, Organization, User
+from byok_keys.models import ProviderKey
+from groups.models import AuditEvent, Membership, Organization, User
 from tests.conftest import GROQ_KEY, OPENAI_KEY
 
 ClientFor = Callable[[User], APIClient]

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from byok_keys.models import AuditEvent
 from common.context import current_ip
-from groups.models import Organization, User
+from groups.models import AuditEvent, Organization, User
 
 
 def audit_record(

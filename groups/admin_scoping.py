@@ -74,3 +74,25 @@ class TeamScopedAdmin(admin.ModelAdmin):
         if is_platform_staff(request.user):
             return super().has_delete_permission(request, obj)
         return self._team_allows(request, obj, self.team_can_delete)
+
+
+class ReadOnlyLogAdmin(TeamScopedAdmin):
+    """Logs are written by the services only: nobody adds, edits or deletes rows in the admin."""
+
+    team_can_change = False
+
+    def scope_queryset(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
+        # Team administrators see the rows of their own groups only.
+        return qs.filter(organization__in=managed_groups(request))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

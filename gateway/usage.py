@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from byok_keys.models import KeySource, ProviderKey, UsageRecord, UsageTotal
+from byok_keys.models import ProviderKey
+from gateway.models import KeySource, UsageRecord, UsageTotal
 from groups.models import Organization, User
 from providers.chat import Usage
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from byok_keys import selectors
-from byok_keys.models import KeySource, ProviderKey
+from byok_keys.models import ProviderKey
 from byok_keys.vault import open_credential
 from common.errors import InvalidInput, NotFound
+from gateway.models import KeySource
 from groups.models import Membership, Organization, User
 from providers.base import Credential, CredentialFormatError, ProviderAdapter
 from providers.registry import REGISTRY, UnknownProviderError, get_adapter_class
