@@ -15,8 +15,12 @@ byok = [*groups_urls.urlpatterns, *byok_keys_urls.urlpatterns, *gateway_urls.byo
 
 urlpatterns = [
     # Admin pages of the models that moved out of byok_keys (bookmarks keep working).
-    re_path(r"^admin/byok_keys/auditevent/(?P<rest>.*)$", RedirectView.as_view(url="/admin/groups/auditevent/%(rest)s")),
-    re_path(r"^admin/byok_keys/usagerecord/(?P<rest>.*)$", RedirectView.as_view(url="/admin/gateway/usagerecord/%(rest)s")),
+    re_path(
+        r"^admin/byok_keys/auditevent/(?P<rest>.*)$", RedirectView.as_view(url="/admin/groups/auditevent/%(rest)s")
+    ),
+    re_path(
+        r"^admin/byok_keys/usagerecord/(?P<rest>.*)$", RedirectView.as_view(url="/admin/gateway/usagerecord/%(rest)s")
+    ),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
