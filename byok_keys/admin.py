@@ -16,7 +16,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from byok_keys import services
 from byok_keys.models import ApiToken, ProviderKey
-from byok_keys.services import KeyOwner
+from byok_keys.services import AllowedUsers, KeyOwner
 from common.errors import ServiceError
 from groups.admin_scoping import TeamScopedAdmin, managed_groups
 from groups.models import Organization, User
@@ -83,11 +83,11 @@ class ProviderKeyForm(forms.ModelForm):
         # stored the key (and holds the database constraints), so the instance is not what is stored.
         pass
 
-    def _allowed_users(self) -> object:
+    def _allowed_users(self) -> AllowedUsers:
         text = (self.cleaned_data.get("allowed_users_text") or "").strip()
         if not text or text == "all":
-            return "all"
-        return [name.strip() for name in text.split(",") if name.strip()]
+            return AllowedUsers()
+        return AllowedUsers.parse([name.strip() for name in text.split(",") if name.strip()])
 
     def clean(self) -> dict[str, Any]:
         """Runs the one key service, so the admin refuses exactly what the API refuses."""
@@ -109,7 +109,7 @@ class ProviderKeyForm(forms.ModelForm):
                     raw=data.get("secret"),
                     name=data.get("name", ""),
                     description=data.get("description", ""),
-                    allowed_users=self._allowed_users() if org else None,
+                    allowed=self._allowed_users() if org else None,
                 )
             elif data.get("secret"):
                 owner = (
@@ -122,7 +122,7 @@ class ProviderKeyForm(forms.ModelForm):
                     raw=data["secret"],
                     name=data.get("name", ""),
                     description=data.get("description", ""),
-                    allowed_users=self._allowed_users() if instance.organization_id else None,
+                    allowed=self._allowed_users() if instance.organization_id else None,
                 )
             else:
                 key = services.provider_key_update_metadata(
@@ -130,7 +130,7 @@ class ProviderKeyForm(forms.ModelForm):
                     key=instance,
                     name=data.get("name", ""),
                     description=data.get("description", ""),
-                    allowed_users=self._allowed_users() if instance.organization_id else None,
+                    allowed=self._allowed_users() if instance.organization_id else None,
                 )
                 self.result = services.KeySetResult(key=key, created=False)
         except ServiceError as exc:

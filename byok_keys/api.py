@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from byok_keys import selectors, services
 from byok_keys.models import ProviderKey
-from byok_keys.services import KeyOwner
+from byok_keys.services import AllowedUsers, KeyOwner
 from common.api import ByokAPIView, parse_body
 from common.schema import MESSAGE, S, obj, objs, ok
 from groups import selectors as group_selectors
@@ -58,6 +58,10 @@ class KeyInput(serializers.Serializer):
 
 class GroupKeyInput(KeyInput):
     allowedUsers = serializers.JSONField(required=False, help_text='"all" (default) or a list of member usernames.')
+
+    def validate_allowedUsers(self, value: object) -> AllowedUsers:
+        """Parsed once here: services take an ``AllowedUsers``, never the raw JSON."""
+        return AllowedUsers.parse(value)
 
 
 def _key_saved(result: services.KeySetResult) -> Response:
@@ -147,7 +151,7 @@ class GroupKeyView(ByokAPIView):
             raw=data.get("apiKey"),
             name=data.get("name", ""),
             description=data.get("description", ""),
-            allowed_users=data.get("allowedUsers"),  # absent: "all" for a new key, unchanged on replace
+            allowed=data.get("allowedUsers"),  # absent: "all" for a new key, unchanged on replace
         )
         return _key_saved(result)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import re
 from collections.abc import Iterable
@@ -121,5 +122,24 @@ class Keyring:
                 "or it belongs to another record."
             ) from None
 
+    def secret_fingerprint(self, plaintext: bytes) -> str:
+        """A keyed fingerprint of a secret (``<master key id>:<HMAC-SHA256>``), so a later value can be
+        compared with it without decrypting anything. Keyed, so a database dump cannot be used to test
+        guesses of a key offline."""
+        return f"{self.primary_id}:{_fingerprint_mac(self.primary, plaintext)}"
+
+    def matches_fingerprint(self, stored: str, plaintext: bytes) -> bool:
+        """Whether ``plaintext`` is the secret ``stored`` was computed from (False when the master key
+        that computed it is no longer configured)."""
+        key_id, _, mac = (stored or "").partition(":")
+        key = self._by_id.get(key_id)
+        return key is not None and hmac.compare_digest(mac, _fingerprint_mac(key, plaintext))
+
     def needs_reseal(self, sealed: str) -> bool:
         return not sealed.startswith(f"{PREFIX}{self.primary_id}:")
+
+
+def _fingerprint_mac(master: bytes, plaintext: bytes) -> str:
+    # A subkey derived for this one purpose: the master key itself never keys anything but AES-GCM.
+    subkey = hmac.new(master, b"byok-secret-fingerprint:v1", hashlib.sha256).digest()
+    return hmac.new(subkey, plaintext, hashlib.sha256).hexdigest()

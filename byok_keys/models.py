@@ -59,6 +59,9 @@ class ProviderKey(models.Model):
     description = models.TextField(blank=True)
     # byok:v1:<master key id>:<nonce+ciphertext>; never the plaintext (see byok_keys/crypto.py).
     sealed_secret = models.TextField(editable=False)
+    # <master key id>:<HMAC-SHA256> of the secret under a key derived from the master key (see crypto.py):
+    # lets a new secret be compared with this one (e.g. a revoked key sent again) without decrypting.
+    secret_fingerprint = models.CharField(max_length=80, blank=True, editable=False)
     last4 = models.CharField(max_length=4, blank=True, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNVERIFIED)
     status_reason = models.CharField(max_length=300, blank=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets as pysecrets
 from dataclasses import dataclass
@@ -13,11 +12,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from byok_keys import tokens
+from byok_keys import tokens, vault
 from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ApiToken, ProviderKey
-from byok_keys.vault import adapter_for_credential, adapter_for_key
 from common.errors import Conflict, InvalidInput
 from groups.audit import audit_record
 from groups.models import Membership, Organization, User
@@ -141,16 +139,34 @@ def _new_key_id(*, owner: KeyOwner, provider: str) -> str:
     return f"byok_{owner.kind}_{provider}_{pysecrets.token_hex(8)}"
 
 
-def _resolve_allowed_users(*, organization: Organization, allowed: object) -> list[User] | None:
-    """``"all"`` (or None) → None; a list of member usernames → those users."""
-    if allowed is None or allowed == "all":
+@dataclass(frozen=True)
+class AllowedUsers:
+    """Who may use a group key: every accepted member (``usernames is None``), or the named ones."""
+
+    usernames: tuple[str, ...] | None = None
+
+    @classmethod
+    def parse(cls, raw: object) -> AllowedUsers:
+        """The API's ``allowedUsers``: ``"all"`` or a list of member usernames."""
+        if raw == "all":
+            return cls()
+        if not isinstance(raw, list) or not all(isinstance(name, str) for name in raw):
+            raise InvalidInput(
+                'allowedUsers must be "all" or a list of member usernames, e.g. ["alice", "bob"].',
+                code="invalid_allowed_users",
+            )
+        return cls(tuple(sorted(set(raw))))
+
+    @property
+    def everyone(self) -> bool:
+        return self.usernames is None
+
+
+def _allowed_members(*, organization: Organization, allowed: AllowedUsers) -> list[User] | None:
+    """The users ``allowed`` names, checked to be accepted members; None for every member."""
+    if allowed.usernames is None:
         return None
-    if not isinstance(allowed, list) or not all(isinstance(name, str) for name in allowed):
-        raise InvalidInput(
-            'allowedUsers must be "all" or a list of member usernames, e.g. ["alice", "bob"].',
-            code="invalid_allowed_users",
-        )
-    wanted = sorted(set(allowed))
+    wanted = list(allowed.usernames)
     members = {
         m.user.username: m.user
         for m in Membership.objects.active()
@@ -178,7 +194,51 @@ def _resolve_allowed_users(*, organization: Organization, allowed: object) -> li
     return [members[name] for name in wanted]
 
 
-@sensitive_variables("credential", "plaintext")
+def _sharing_details(allowed: list[User] | None) -> dict[str, object]:
+    return {"allowedUsers": "all" if allowed is None else [u.username for u in allowed]}
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What a live check said about a credential about to be stored."""
+
+    status: str = ProviderKey.Status.UNVERIFIED
+    reason: str = ""
+    checked_at: datetime | None = None
+
+
+def _lock_current_key(*, owner: KeyOwner, provider: str) -> ProviderKey | None:
+    return (
+        ProviderKey.objects.select_for_update()
+        .filter(user=owner.user, organization=owner.organization, provider=provider)
+        .first()
+    )
+
+
+@sensitive_variables("credential")
+def _refuse_revoked_secret(*, current: ProviderKey | None, provider: str, credential: Credential) -> None:
+    """A secret an administrator revoked is never stored again (compared by fingerprint, not decrypted)."""
+    revoked = current is not None and current.status == ProviderKey.Status.REVOKED
+    if revoked and current is not None and vault.is_same_secret(current, credential):
+        raise Conflict(
+            f"This {provider} key was revoked by an administrator and cannot be stored again; create a new key "
+            "with the provider.",
+            code="key_revoked",
+        )
+
+
+def _save_new_row(key: ProviderKey, *, provider: str) -> None:
+    try:
+        with transaction.atomic():
+            key.save()
+    except IntegrityError:
+        raise Conflict(
+            f"Another request stored a {provider} key for this owner at the same time; try again.",
+            code="concurrent_update",
+        ) from None
+
+
+@sensitive_variables("credential")
 @transaction.atomic
 def provider_key_store(
     *,
@@ -188,70 +248,43 @@ def provider_key_store(
     credential: Credential,
     name: str = "",
     description: str = "",
-    allowed_users: object = None,
-    status: str = ProviderKey.Status.UNVERIFIED,
-    status_reason: str = "",
-    validated_at: datetime | None = None,
+    allowed: AllowedUsers | None = None,
+    check: KeyCheck = KeyCheck(),
 ) -> tuple[ProviderKey, bool]:
     """Store (or replace) the owner's key for ``provider``. Returns (key, created).
 
-    The credential must already have been parsed by ``provider_credential_parse`` (and validated
-    live, outside any transaction, where the provider allows it).
+    The credential must already have been parsed by ``provider_credential_parse`` (and checked live,
+    outside any transaction, where the provider allows it). ``allowed`` (group keys) None means: every
+    member for a new key, unchanged for a replaced one — a new secret must not silently widen access.
     """
     adapter_cls = get_adapter_class(provider)
-    name = (name or "").strip()[:200] or f"{adapter_cls.spec.name} key"
-    description = (description or "").strip()[:2000]
-    existing = (
-        ProviderKey.objects.select_for_update()
-        .filter(user=owner.user, organization=owner.organization, provider=provider)
-        .first()
-    )
-    # Replacing a group key without saying who may use it keeps the current list: a new secret must
-    # not silently widen access.
-    keep_sharing = existing is not None and allowed_users is None
-    allowed = (
-        _resolve_allowed_users(organization=owner.organization, allowed=allowed_users)
-        if owner.organization is not None and not keep_sharing
+    current = _lock_current_key(owner=owner, provider=provider)
+    _refuse_revoked_secret(current=current, provider=provider, credential=credential)
+    change_sharing = owner.organization is not None and (current is None or allowed is not None)
+    members = (
+        _allowed_members(organization=owner.organization, allowed=allowed or AllowedUsers())
+        if change_sharing and owner.organization is not None
         else None
     )
-    plaintext = json.dumps(credential, separators=(",", ":")).encode()
-    if existing is not None and existing.status == ProviderKey.Status.REVOKED:
-        try:
-            same_secret = get_keyring().open(existing.sealed_secret, aad=existing.aad()) == plaintext
-        except DecryptionError:
-            same_secret = False
-        if same_secret:
-            raise Conflict(
-                f"This {provider} key was revoked by an administrator and cannot be stored again; create a new key "
-                "with the provider.",
-                code="key_revoked",
-            )
-    previous_key_id = existing.key_id if existing else None
-    key = existing or ProviderKey(user=owner.user, organization=owner.organization, provider=provider, created_by=actor)
+    previous_key_id = current.key_id if current else None
+    key = current or ProviderKey(user=owner.user, organization=owner.organization, provider=provider, created_by=actor)
     key.key_id = _new_key_id(owner=owner, provider=provider)  # a new secret gets a new keyId
-    key.name = name
-    key.description = description
+    key.name = (name or "").strip()[:200] or f"{adapter_cls.spec.name} key"
+    key.description = (description or "").strip()[:2000]
     key.last4 = adapter_cls.last4(credential)
-    key.status = status
-    key.status_reason = status_reason[:300]
-    key.last_validated_at = validated_at
-    key.invalid_checks = 1 if status == ProviderKey.Status.INVALID else 0
-    if not keep_sharing:
-        key.allow_all_members = allowed is None
-    key.sealed_secret = get_keyring().seal(plaintext, aad=key.aad())
-    try:
-        with transaction.atomic():
-            key.save()
-    except IntegrityError:
-        raise Conflict(
-            f"Another request stored a {provider} key for this owner at the same time; try again.",
-            code="concurrent_update",
-        ) from None
-    if owner.organization is not None and not keep_sharing:
-        key.allowed_users.set(allowed or [])
+    key.status = check.status
+    key.status_reason = check.reason[:300]
+    key.last_validated_at = check.checked_at
+    key.invalid_checks = 1 if check.status == ProviderKey.Status.INVALID else 0
+    if change_sharing:
+        key.allow_all_members = members is None
+    vault.seal_credential(key, credential)
+    _save_new_row(key, provider=provider)
+    if change_sharing:
+        key.allowed_users.set(members or [])
     _audit_key(
         actor=actor,
-        action="key.replaced" if existing else "key.created",
+        action="key.replaced" if current else "key.created",
         key=key,
         details={
             "provider": provider,
@@ -259,14 +292,10 @@ def provider_key_store(
             "last4": key.last4,
             "status": key.status,
             **({"previousKeyId": previous_key_id} if previous_key_id else {}),
-            **(
-                {"allowedUsers": "all" if allowed is None else [u.username for u in allowed]}
-                if owner.organization is not None and not keep_sharing
-                else {}
-            ),
+            **(_sharing_details(members) if change_sharing else {}),
         },
     )
-    return key, existing is None
+    return key, current is None
 
 
 def group_keys_forget_member(*, organization: Organization, user: User) -> None:
@@ -357,7 +386,7 @@ def credential_check(*, provider: str, credential: Credential) -> ValidationResu
 
     A user-supplied URL that the SSRF guard refuses is a 400 ``unsafe_url`` that says why.
     """
-    adapter = adapter_for_credential(provider, credential)
+    adapter = vault.adapter_for_credential(provider, credential)
     try:
         if adapter.url_from_user:
             ssrf.check_url(adapter.base_url(), allow_http=bool(adapter.spec.extra.get("allow_http")))
@@ -369,7 +398,7 @@ def credential_check(*, provider: str, credential: Credential) -> ValidationResu
 def stored_key_validate(*, key: ProviderKey) -> ValidationResult:
     """Check a stored key live without recording anything (no transaction may be open)."""
     try:
-        adapter = adapter_for_key(key)
+        adapter = vault.adapter_for_key(key)
     except DecryptionError:
         # Not the provider's verdict: the master key configuration is wrong. Change nothing, and
         # keep the detail (which master key) in the operator's log, not in the answer.
@@ -412,7 +441,7 @@ def provider_key_set(
     raw: object,
     name: str = "",
     description: str = "",
-    allowed_users: object = None,
+    allowed: AllowedUsers | None = None,
 ) -> KeySetResult:
     """Parse, check and store a key: the path shared by the API, the admin and the commands.
 
@@ -421,7 +450,7 @@ def provider_key_set(
     credential = provider_credential_parse(provider=provider, raw=raw)
     if owner.organization is not None:
         # Check allowedUsers before calling the provider, so a bad list costs nothing.
-        _resolve_allowed_users(organization=owner.organization, allowed=allowed_users)
+        _allowed_members(organization=owner.organization, allowed=allowed or AllowedUsers())
     result = credential_check(provider=provider, credential=credential)
     if result.status is KeyStatus.INVALID:
         raise InvalidInput(
@@ -436,10 +465,12 @@ def provider_key_set(
         credential=credential,
         name=name,
         description=description,
-        allowed_users=allowed_users,
-        status=result.status.value,
-        status_reason=result.reason,
-        validated_at=None if result.status is KeyStatus.UNVERIFIED else timezone.now(),
+        allowed=allowed,
+        check=KeyCheck(
+            status=result.status.value,
+            reason=result.reason,
+            checked_at=None if result.status is KeyStatus.UNVERIFIED else timezone.now(),
+        ),
     )
     warning = None
     if result.status is KeyStatus.UNVERIFIED:
@@ -449,53 +480,42 @@ def provider_key_set(
 
 @transaction.atomic
 def provider_key_update_metadata(
-    *, actor: User, key: ProviderKey, name: str, description: str, allowed_users: object = None
+    *, actor: User, key: ProviderKey, name: str, description: str, allowed: AllowedUsers | None = None
 ) -> ProviderKey:
     """Change a key's name, description and (group keys) who may use it, without touching the secret."""
     locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
-    allowed = (
-        _resolve_allowed_users(organization=locked.organization, allowed=allowed_users)
+    members = (
+        _allowed_members(organization=locked.organization, allowed=allowed or AllowedUsers())
         if locked.organization is not None
         else None
     )
     locked.name = (name or "").strip()[:200] or locked.name
     locked.description = (description or "").strip()[:2000]
-    locked.allow_all_members = allowed is None
+    locked.allow_all_members = members is None
     locked.save(update_fields=["name", "description", "allow_all_members", "updated_at"])
     if locked.organization is not None:
-        locked.allowed_users.set(allowed or [])
+        locked.allowed_users.set(members or [])
     _audit_key(
         actor=actor,
         action="key.updated",
         key=locked,
-        details={
-            "name": locked.name,
-            **(
-                {"allowedUsers": "all" if allowed is None else [u.username for u in allowed]}
-                if locked.organization is not None
-                else {}
-            ),
-        },
+        details={"name": locked.name, **(_sharing_details(members) if locked.organization is not None else {})},
     )
     return locked
 
 
-@sensitive_variables("plaintext")
 @transaction.atomic
 def provider_key_reseal(*, key: ProviderKey) -> bool:
     """Re-encrypt a key under the current primary master key (finishing a rotation). Returns whether
     anything changed. The secret itself is unchanged, so the keyId and status stay."""
-    keyring = get_keyring()
     locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
-    if not keyring.needs_reseal(locked.sealed_secret):
+    if not vault.reseal(locked):
         return False
-    plaintext = keyring.open(locked.sealed_secret, aad=locked.aad())
-    locked.sealed_secret = keyring.seal(plaintext, aad=locked.aad())
-    locked.save(update_fields=["sealed_secret"])
+    locked.save(update_fields=["sealed_secret", "secret_fingerprint"])
     _audit_key(
         actor=None,
         action="key.resealed",
         key=locked,
-        details={"masterKey": keyring.primary_id},
+        details={"masterKey": get_keyring().primary_id},
     )
     return True

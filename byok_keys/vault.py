@@ -1,6 +1,8 @@
-"""The one place where a stored provider key is decrypted: on the path that calls the provider.
+"""The one place where a stored provider key is sealed, opened, compared or re-sealed.
 
-The plaintext lives only in the adapter object made for one call; nothing shared ever holds it.
+Opening happens only on the path that calls the provider: the plaintext lives only in the adapter
+object made for one call, and nothing shared ever holds it. Comparing a new secret with a stored one
+uses the keyed fingerprint written at seal time, not decryption.
 """
 
 from __future__ import annotations
@@ -9,10 +11,40 @@ import json
 
 from django.views.decorators.debug import sensitive_variables
 
+from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ProviderKey
 from providers.base import Credential, ProviderAdapter
 from providers.registry import get_adapter_class
+
+
+def _plaintext(credential: Credential) -> bytes:
+    return json.dumps(credential, separators=(",", ":")).encode()
+
+
+@sensitive_variables("credential", "plaintext")
+def seal_credential(key: ProviderKey, credential: Credential) -> None:
+    """Seal ``credential`` onto ``key`` (its ``key_id`` and owner must be final: they are bound in)."""
+    keyring = get_keyring()
+    plaintext = _plaintext(credential)
+    key.sealed_secret = keyring.seal(plaintext, aad=key.aad())
+    key.secret_fingerprint = keyring.secret_fingerprint(plaintext)
+
+
+@sensitive_variables("credential")
+def is_same_secret(key: ProviderKey, credential: Credential) -> bool:
+    """Whether ``credential`` is the secret stored on ``key``, by its keyed fingerprint.
+
+    A key sealed before fingerprints existed (until ``byok_reseal`` gives it one) is compared by
+    opening it, here in the vault.
+    """
+    keyring = get_keyring()
+    if key.secret_fingerprint:
+        return keyring.matches_fingerprint(key.secret_fingerprint, _plaintext(credential))
+    try:
+        return keyring.open(key.sealed_secret, aad=key.aad()) == _plaintext(credential)
+    except DecryptionError:
+        return False
 
 
 @sensitive_variables("plaintext")
@@ -25,7 +57,22 @@ def open_credential(key: ProviderKey) -> Credential:
     return value
 
 
+@sensitive_variables("plaintext")
+def reseal(key: ProviderKey) -> bool:
+    """Re-encrypt ``key`` under the primary master key (and give it a fingerprint if it has none).
+    Returns whether anything changed; the caller saves. Raises ``DecryptionError``."""
+    keyring = get_keyring()
+    if not keyring.needs_reseal(key.sealed_secret) and key.secret_fingerprint:
+        return False
+    plaintext = keyring.open(key.sealed_secret, aad=key.aad())
+    if keyring.needs_reseal(key.sealed_secret):
+        key.sealed_secret = keyring.seal(plaintext, aad=key.aad())
+    key.secret_fingerprint = keyring.secret_fingerprint(plaintext)
+    return True
+
+
 def adapter_for_key(key: ProviderKey) -> ProviderAdapter:
+    """An adapter holding ``key``'s decrypted secret, made for one call."""
     return get_adapter_class(key.provider)(open_credential(key))
 
 

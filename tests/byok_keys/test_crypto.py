@@ -87,3 +87,15 @@ def test_reseal_command_finishes_a_rotation(owner: object, settings: object) -> 
     settings.BYOK_PREVIOUS_ENCRYPTION_KEYS = []  # type: ignore[attr-defined]
     # The old master key is no longer needed.
     assert open_credential(ProviderKey.objects.get(pk=key.pk)) == OPENAI_KEY
+
+
+def test_secret_fingerprint_matches_only_the_same_secret_under_a_known_master_key() -> None:
+    from byok_keys.crypto import Keyring
+
+    old, new = Keyring(primary=b"\x01" * 32), Keyring(primary=b"\x02" * 32, previous=(b"\x01" * 32,))
+    stored = old.secret_fingerprint(b"sk-secret-one")
+    assert b"sk-secret-one".decode() not in stored
+    assert old.matches_fingerprint(stored, b"sk-secret-one")
+    assert not old.matches_fingerprint(stored, b"sk-secret-two")
+    assert new.matches_fingerprint(stored, b"sk-secret-one")  # the sealing key is still in the ring
+    assert not Keyring(primary=b"\x03" * 32).matches_fingerprint(stored, b"sk-secret-one")

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from byok_keys.services import KeyOwner, provider_key_set
+from byok_keys.services import AllowedUsers, KeyOwner, provider_key_set
 from groups.models import User
 from groups.services import group_create, membership_accept, membership_set
 from tests.conftest import OPENAI_KEY
@@ -41,7 +41,7 @@ def test_get_keys_query_count_does_not_grow_with_keys_and_groups(client_for: Any
                 owner=KeyOwner(organization=org),
                 provider=provider,
                 raw=raw,
-                allowed_users=["peer", "olivia"] if provider == "groq" else "all",
+                allowed=AllowedUsers.parse(["peer", "olivia"] if provider == "groq" else "all"),
             )
     # 1 user key + 40 group keys across 10 groups; now add personal keys up to 50 keys in all.
     for provider, raw in [

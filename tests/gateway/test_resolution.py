@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from byok_keys.models import ProviderKey
-from byok_keys.services import KeyOwner, provider_key_set
+from byok_keys.services import AllowedUsers, KeyOwner, provider_key_set
 from gateway.resolution import resolve_candidates
 from groups.models import Organization, User
 from groups.services import group_create, membership_accept, membership_set
@@ -64,7 +64,7 @@ def test_naming_a_group_you_are_not_in_is_404(client_for: Any, outsider: User, g
 def test_member_not_in_allowed_users_cannot_use_group_key(
     owner: User, member: User, group_admin: User, group: Organization
 ) -> None:
-    store(KeyOwner(organization=group), owner, allowed_users=["adam"])
+    store(KeyOwner(organization=group), owner, allowed=AllowedUsers(("adam",)))
     assert sources(group_admin) == [("group", "acme")]
     assert sources(member) == []
 
