@@ -1,8 +1,9 @@
-"""Reads about keys. Never decrypts: metadata only."""
+"""Reads about keys. Never decrypts: metadata only. Returns models and small dataclasses; the
+serializers in ``byok_keys/serializers.py`` turn them into the API's JSON."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
@@ -11,34 +12,59 @@ from common.errors import NotFound
 from groups.models import Membership, Organization, User
 from providers.registry import all_adapter_classes
 
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+UNUSABLE_STATUSES = (ProviderKey.Status.INVALID, ProviderKey.Status.REVOKED)
 
 
-def key_metadata(key: ProviderKey, allowed: list[str] | None = None) -> dict[str, Any]:
-    """The public shape of a key; ``allowed`` lists a group key's allowed usernames."""
-    data: dict[str, Any] = {
-        "keyId": key.key_id,
-        "provider": key.provider,
-        "name": key.name,
-        "description": key.description,
-        "last4": key.last4,
-        "status": key.status,
-        "statusReason": key.status_reason,
-        "createdAt": _iso(key.created_at),
-        "updatedAt": _iso(key.updated_at),
-        "lastUsedAt": _iso(key.last_used_at),
-        "lastValidatedAt": _iso(key.last_validated_at),
-        "usageCount": key.usage_count,
-    }
-    if key.organization is not None:
-        data["groupId"] = key.organization.slug
-        data["allowedUsers"] = "all" if key.allow_all_members else sorted(allowed or [])
-    return data
+@dataclass(frozen=True)
+class KeyListing:
+    """A key as a reader sees it: group keys with the usernames allowed to use them."""
+
+    key: ProviderKey
+    allowed_usernames: tuple[str, ...] = ()
+    # Group keys in a member's overview: whether that member may use it.
+    usable_by_me: bool | None = None
+
+    @property
+    def allowed_users(self) -> str | list[str] | None:
+        """The API's ``allowedUsers``: ``"all"`` or the usernames (group keys only)."""
+        if self.key.organization_id is None:
+            return None
+        return "all" if self.key.allow_all_members else sorted(self.allowed_usernames)
+
+    @property
+    def usable(self) -> bool:
+        """Usable by the reader now (status allows it, and for group keys the reader is allowed)."""
+        return self.key.status not in UNUSABLE_STATUSES and self.usable_by_me is not False
 
 
-def group_key_allows(key: ProviderKey, user: User, allowed: list[str] | None = None) -> bool:
+@dataclass(frozen=True)
+class ProviderAvailability:
+    provider: str
+    name: str
+    has_user_key: bool
+    has_group_key: bool
+
+
+@dataclass(frozen=True)
+class KeysOverview:
+    """Everything ``GET /api/byok/keys`` shows."""
+
+    user: User
+    default_group: Organization | None
+    groups: list[Organization]
+    keys: list[KeyListing]
+    group_keys: list[KeyListing]
+    providers: list[ProviderAvailability] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GroupDetail:
+    organization: Organization
+    members: list[Membership]
+    keys: list[KeyListing]
+
+
+def group_key_allows(key: ProviderKey, user: User, allowed: list[str] | tuple[str, ...] | None = None) -> bool:
     """Whether ``user`` (a member) may use group key ``key``."""
     if key.allow_all_members:
         return True
@@ -72,8 +98,9 @@ def group_keys_queryset() -> QuerySet[ProviderKey]:
     return ProviderKey.objects.select_related("organization")
 
 
-def keys_overview(*, user: User) -> dict[str, Any]:
-    """Everything ``GET /api/byok/keys`` shows, in a constant number of queries."""
+def keys_overview(*, user: User) -> KeysOverview:
+    """The caller's keys, their groups' keys and which providers they can use, in a constant number
+    of queries."""
     memberships = list(
         Membership.objects.active().filter(user=user).select_related("organization").order_by("organization__slug")
     )
@@ -85,33 +112,39 @@ def keys_overview(*, user: User) -> dict[str, Any]:
         .filter(organization__memberships__user=user, organization__memberships__accepted_at__isnull=False)
         .order_by("organization__slug", "provider")
     )
-    default_group = next((m.organization for m in memberships if m.organization_id == user.default_group_id), None)
-
     allowed = allowed_usernames(member=user)
-    user_providers = {k.provider for k in user_keys}
-    usable_group_providers = {k.provider for k in group_keys if group_key_allows(k, user, allowed.get(k.pk, []))}
-    providers = [
-        {
-            "provider": cls.spec.id,
-            "name": cls.spec.name,
-            "hasUserKey": cls.spec.id in user_providers,
-            "hasGroupKey": cls.spec.id in usable_group_providers,
-        }
-        for cls in all_adapter_classes()
+    group_listings = [
+        KeyListing(
+            key=key,
+            allowed_usernames=tuple(allowed.get(key.pk, [])),
+            usable_by_me=group_key_allows(key, user, allowed.get(key.pk, [])),
+        )
+        for key in group_keys
     ]
-    group_key_dicts = []
-    for key in group_keys:
-        data = key_metadata(key, allowed.get(key.pk))
-        data["usableByMe"] = group_key_allows(key, user, allowed.get(key.pk, []))
-        group_key_dicts.append(data)
-    return {
-        "userId": user.username,
-        "groupId": default_group.slug if default_group else None,
-        "groups": [m.organization.slug for m in memberships],
-        "providers": providers,
-        "keys": [key_metadata(k) for k in user_keys],
-        "groupKeys": group_key_dicts,
-    }
+    user_providers = {k.provider for k in user_keys}
+    usable_group_providers = {g.key.provider for g in group_listings if g.usable_by_me}
+    return KeysOverview(
+        user=user,
+        default_group=next((m.organization for m in memberships if m.organization_id == user.default_group_id), None),
+        groups=[m.organization for m in memberships],
+        keys=[KeyListing(key=k) for k in user_keys],
+        group_keys=group_listings,
+        providers=[
+            ProviderAvailability(
+                provider=cls.spec.id,
+                name=cls.spec.name,
+                has_user_key=cls.spec.id in user_providers,
+                has_group_key=cls.spec.id in usable_group_providers,
+            )
+            for cls in all_adapter_classes()
+        ],
+    )
+
+
+def usable_key_providers(*, user: User) -> set[str]:
+    """Providers for which the caller has a usable own key or an allowed, usable group key."""
+    overview = keys_overview(user=user)
+    return {listing.key.provider for listing in [*overview.keys, *overview.group_keys] if listing.usable}
 
 
 def user_key_get(*, user: User, provider: str) -> ProviderKey:
@@ -128,23 +161,12 @@ def group_key_get(*, organization: Organization, provider: str) -> ProviderKey:
     return key
 
 
-def group_detail(*, organization: Organization) -> dict[str, Any]:
+def group_detail(*, organization: Organization) -> GroupDetail:
     members = Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
-
     keys = group_keys_queryset().filter(organization=organization)
     allowed = allowed_usernames(org_ids=[organization.pk])
-    return {
-        "id": organization.slug,
-        "name": organization.name,
-        "createdAt": _iso(organization.created_at),
-        "members": [
-            {
-                "userId": m.user.username,
-                "role": m.role,
-                "status": "active" if m.is_active else "invited",
-                "joinedAt": _iso(m.accepted_at),
-            }
-            for m in members
-        ],
-        "keys": [key_metadata(k, allowed.get(k.pk)) for k in keys],
-    }
+    return GroupDetail(
+        organization=organization,
+        members=list(members),
+        keys=[KeyListing(key=k, allowed_usernames=tuple(allowed.get(k.pk, []))) for k in keys],
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets as pysecrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -418,6 +419,28 @@ def provider_key_check(*, key: ProviderKey, actor: User | None, strikes_to_inval
     result = stored_key_validate(key=key)
     provider_key_record_check(key=key, result=result, actor=actor, strikes_to_invalidate=strikes_to_invalidate)
     return result
+
+
+@dataclass(frozen=True)
+class KeyTestOutcome:
+    """A key test: what the provider said, and (for a stored key) the key as it is now."""
+
+    provider: str
+    result: ValidationResult
+    key: ProviderKey | None = None
+
+
+@sensitive_variables("raw", "credential")
+def key_test(*, actor: User, provider: str, raw: object, stored: Callable[[], ProviderKey]) -> KeyTestOutcome:
+    """Test ``raw`` (a key sent for testing; nothing is stored) or, when it is empty, the stored key
+    ``stored()`` returns, recording the result on it."""
+    if raw not in (None, ""):
+        credential = provider_credential_parse(provider=provider, raw=raw)
+        return KeyTestOutcome(provider, credential_check(provider=provider, credential=credential))
+    key = stored()
+    result = provider_key_check(key=key, actor=actor)
+    key.refresh_from_db()
+    return KeyTestOutcome(provider, result, key)
 
 
 def provider_key_record_use(*, key_pk: int) -> None:

@@ -18,14 +18,13 @@ from django.conf import settings
 
 from byok_keys import selectors
 from byok_keys.models import ProviderKey
+from byok_keys.selectors import UNUSABLE_STATUSES
 from byok_keys.vault import open_credential
 from common.errors import InvalidInput, NotFound
 from gateway.models import KeySource
 from groups.models import Membership, Organization, User
 from providers.base import Credential, CredentialFormatError, ProviderAdapter
 from providers.registry import REGISTRY, UnknownProviderError, get_adapter_class
-
-UNUSABLE_STATUSES = (ProviderKey.Status.INVALID, ProviderKey.Status.REVOKED)
 
 
 @dataclass(frozen=True)
@@ -45,14 +44,6 @@ class KeyCandidate:
     @property
     def is_byok(self) -> bool:
         return self.source != KeySource.SYSTEM
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "keySource": self.source,
-            "keyId": self.key_id,
-            "groupId": self.group.slug if self.group else None,
-            "isBYOK": self.is_byok,
-        }
 
     def make_adapter(self) -> ProviderAdapter:
         """Decrypt (or read the system key) into an adapter made for one call."""
@@ -136,11 +127,7 @@ def usable_providers(*, user: User) -> list[str]:
     """Provider ids the caller can call (own keys, allowed group keys, system keys), registry order."""
     ids: set[str] = set()
     if settings.ENABLE_BYOK:
-        overview = selectors.keys_overview(user=user)
-        ids |= {k["provider"] for k in overview["keys"] if k["status"] not in UNUSABLE_STATUSES}
-        ids |= {
-            k["provider"] for k in overview["groupKeys"] if k["usableByMe"] and k["status"] not in UNUSABLE_STATUSES
-        }
+        ids |= selectors.usable_key_providers(user=user)
     ids |= {pid for pid in REGISTRY if system_key_available(pid)}
     return [pid for pid in REGISTRY if pid in ids]
 

@@ -18,7 +18,7 @@ from byok_keys import services as key_services
 from byok_keys.crypto import DecryptionError
 from byok_keys.models import ProviderKey
 from common.errors import ServiceError
-from gateway.byok import key_rate_limit
+from gateway import ratelimit, resolution
 from gateway.resolution import KeyCandidate
 from gateway.usage import usage_record_call
 from groups.models import User
@@ -37,6 +37,35 @@ from providers.validation import KeyStatus, ValidationResult
 logger = logging.getLogger("byok.gateway")
 
 
+@dataclass(frozen=True)
+class ChatCall:
+    """One chat call as the caller asked for it: which provider, which group's keys (if named), what."""
+
+    provider: str
+    group: str | None
+    request: ChatRequest
+
+
+def user_rate_limit(user: User) -> None:
+    ratelimit.hit(
+        scope="user",
+        ident=str(user.pk),
+        rate=ratelimit.configured_rate(settings.BYOK_RATE_LIMIT_USER, "BYOK_RATE_LIMIT_USER"),
+        code="rate_limit_user",
+        what="your account (BYOK_RATE_LIMIT_USER)",
+    )
+
+
+def key_rate_limit(candidate: KeyCandidate) -> None:
+    ratelimit.hit(
+        scope="key",
+        ident=candidate.key_id,
+        rate=ratelimit.configured_rate(settings.BYOK_RATE_LIMIT_KEY, "BYOK_RATE_LIMIT_KEY"),
+        code="rate_limit_key",
+        what=f"the key {candidate.key_id} (BYOK_RATE_LIMIT_KEY)",
+    )
+
+
 @dataclass
 class Attempt:
     candidate: KeyCandidate
@@ -44,14 +73,6 @@ class Attempt:
     latency_ms: int
     upstream_status: int | None = None
     message: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {**self.candidate.describe(), "status": self.status, "latencyMs": self.latency_ms}
-        if self.upstream_status is not None:
-            data["upstreamStatus"] = self.upstream_status
-        if self.message:
-            data["error"] = self.message
-        return data
 
 
 @dataclass
@@ -78,8 +99,14 @@ class GatewayError(ServiceError):
             super().__init__(error.message, code=error.code, status=error.http_status, headers=headers)
         else:
             super().__init__(error.message, code=error.code, status=error.status, headers=error.headers)
-        self.extra = {"attempts": [a.as_dict() for a in attempts]}
-        self.attempts = attempts
+        self.attempts = attempts  # rendered into the error body by the gateway's views
+        if attempts:  # a failed call still says which key was tried last
+            self.headers.update(served_headers(attempts[-1].candidate))
+
+
+def served_headers(candidate: KeyCandidate) -> dict[str, str]:
+    """``X-BYOK-Key-Source`` and ``X-BYOK-Key-Id`` of the key that served (or was tried last)."""
+    return {"X-BYOK-Key-Source": str(candidate.source), "X-BYOK-Key-Id": candidate.key_id}
 
 
 def _record(
@@ -166,6 +193,22 @@ def _attempts(
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def _candidates(*, user: User, call: ChatCall) -> tuple[KeyCandidate, ...]:
+    user_rate_limit(user)
+    return tuple(resolution.resolve_or_raise(user=user, provider=call.provider, group_slug=call.group))
+
+
+def chat(*, user: User, call: ChatCall) -> ChatOutcome:
+    """The whole call: the caller's rate limit, key resolution, the provider call with failover, and
+    accounting for every attempt."""
+    return chat_complete(user=user, candidates=_candidates(user=user, call=call), request=call.request)
+
+
+def chat_streamed(*, user: User, call: ChatCall) -> StreamOutcome:
+    """``chat`` streamed: failover happens before the first chunk; usage is recorded at the end."""
+    return chat_stream(user=user, candidates=_candidates(user=user, call=call), request=call.request)
 
 
 def chat_complete(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> ChatOutcome:

@@ -1,19 +1,31 @@
-"""``GET /api/byok/stats``: key counts from the vault, usage from the running totals."""
+"""``GET /api/byok/stats``: key counts from the vault, usage from the running totals (constant work
+however many usage records there are)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from functools import reduce
 
 from django.db.models import Count, Q
 
 from byok_keys.models import ProviderKey
-from gateway.usage import usage_stats
+from gateway.usage import TokenTotals, usage_by_provider
 from groups.models import Membership, User
 
 
-def key_stats(*, user: User) -> dict[str, Any]:
-    """``GET /api/byok/stats``: key counts from the keys, usage from the running totals (constant work
-    however many usage records there are)."""
+@dataclass(frozen=True)
+class KeyStats:
+    user_keys: int
+    group_keys: int
+    providers: list[str]
+    by_provider: dict[str, TokenTotals]
+
+    @property
+    def usage(self) -> TokenTotals:
+        return reduce(TokenTotals.__add__, self.by_provider.values(), TokenTotals())
+
+
+def key_stats(*, user: User) -> KeyStats:
     org_ids = Membership.objects.active().filter(user=user).values("organization_id")
     mine = ProviderKey.objects.filter(user=user).aggregate(n=Count("id"))
     groups = ProviderKey.objects.filter(organization_id__in=org_ids).aggregate(n=Count("id"))
@@ -22,9 +34,9 @@ def key_stats(*, user: User) -> dict[str, Any]:
         .values_list("provider", flat=True)
         .distinct()
     )
-    return {
-        "userKeys": mine["n"] or 0,
-        "groupKeys": groups["n"] or 0,
-        "providers": sorted(set(providers)),
-        **usage_stats(user=user),
-    }
+    return KeyStats(
+        user_keys=mine["n"] or 0,
+        group_keys=groups["n"] or 0,
+        providers=sorted(set(providers)),
+        by_provider=usage_by_provider(user=user),
+    )

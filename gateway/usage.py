@@ -3,10 +3,10 @@ never scan the records)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from byok_keys.models import ProviderKey
@@ -87,7 +87,23 @@ def _bump_total(
         UsageTotal.objects.filter(**match).update(**increments)
 
 
-def usage_stats(*, user: User) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TokenTotals:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: TokenTotals) -> TokenTotals:
+        return TokenTotals(
+            self.calls + other.calls,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+
+def usage_by_provider(*, user: User) -> dict[str, TokenTotals]:
     """Calls served by the caller's own keys and by group keys on the caller's behalf (not system keys)."""
     rows = (
         UsageTotal.objects.filter(user=user, source__in=[KeySource.USER, KeySource.GROUP])
@@ -100,52 +116,46 @@ def usage_stats(*, user: User) -> dict[str, Any]:
         )
         .order_by("provider")
     )
-    by_provider = {
-        row["provider"]: {
-            "calls": row["calls"] or 0,
-            "promptTokens": row["prompt"] or 0,
-            "completionTokens": row["completion"] or 0,
-            "totalTokens": row["total"] or 0,
-        }
+    return {
+        row["provider"]: TokenTotals(row["calls"] or 0, row["prompt"] or 0, row["completion"] or 0, row["total"] or 0)
         for row in rows
     }
-    return {
-        "totalUsage": sum(p["calls"] for p in by_provider.values()),
-        "tokens": {
-            "promptTokens": sum(p["promptTokens"] for p in by_provider.values()),
-            "completionTokens": sum(p["completionTokens"] for p in by_provider.values()),
-            "totalTokens": sum(p["totalTokens"] for p in by_provider.values()),
-        },
-        "byProvider": by_provider,
-    }
 
 
-def group_usage(*, organization: Organization) -> dict[str, Any]:
+@dataclass
+class MemberUsage:
+    username: str
+    calls: int = 0
+    total_tokens: int = 0
+    by_provider: dict[str, TokenTotals] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GroupUsage:
+    organization: Organization
+    total_calls: int
+    total_tokens: int
+    members: list[MemberUsage]
+
+
+def group_usage(*, organization: Organization) -> GroupUsage:
     """Per-member use of the group's keys."""
     rows = (
         UsageTotal.objects.filter(organization=organization, source=KeySource.GROUP)
         .select_related("user")
         .order_by("user__username", "provider")
     )
-    members: dict[str, dict[str, Any]] = {}
+    members: dict[str, MemberUsage] = {}
     for row in rows:
-        member = members.setdefault(
-            row.user.username, {"userId": row.user.username, "calls": 0, "totalTokens": 0, "byProvider": {}}
+        member = members.setdefault(row.user.username, MemberUsage(username=row.user.username))
+        member.calls += row.calls
+        member.total_tokens += row.total_tokens
+        member.by_provider[row.provider] = TokenTotals(
+            row.calls, row.prompt_tokens, row.completion_tokens, row.total_tokens
         )
-        member["calls"] += row.calls
-        member["totalTokens"] += row.total_tokens
-        member["byProvider"][row.provider] = {
-            "calls": row.calls,
-            "promptTokens": row.prompt_tokens,
-            "completionTokens": row.completion_tokens,
-            "totalTokens": row.total_tokens,
-        }
-    totals = UsageTotal.objects.filter(Q(organization=organization) & Q(source=KeySource.GROUP)).aggregate(
-        calls=Sum("calls"), tokens=Sum("total_tokens")
+    return GroupUsage(
+        organization=organization,
+        total_calls=sum(m.calls for m in members.values()),
+        total_tokens=sum(m.total_tokens for m in members.values()),
+        members=list(members.values()),
     )
-    return {
-        "groupId": organization.slug,
-        "totalCalls": totals["calls"] or 0,
-        "totalTokens": totals["tokens"] or 0,
-        "members": list(members.values()),
-    }

@@ -1,0 +1,40 @@
+"""Output serializer building blocks: every response body is produced by a serializer, so the body
+and the OpenAPI schema come from one declaration and cannot drift."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+
+class IsoDateTime(serializers.DateTimeField):
+    """ISO 8601 as Python writes it (``2026-12-01T10:00:00.123456+00:00``), the API's format since v1."""
+
+    def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
+        return value.isoformat() if value is not None else None
+
+
+class Envelope(serializers.Serializer):
+    """Every successful response carries ``success: true``."""
+
+    success = serializers.SerializerMethodField()
+
+    def get_success(self, obj: Any) -> bool:
+        return True
+
+
+class ErrorSerializer(serializers.Serializer):
+    success = serializers.BooleanField(default=False)
+    error = serializers.CharField(help_text="What is wrong and how to fix it.")
+    code = serializers.CharField(help_text="A stable code, e.g. invalid_key_format.")
+
+
+class MessageSerializer(Envelope):
+    message = serializers.CharField()
+
+
+def render(serializer_cls: type[serializers.Serializer], instance: Any) -> Any:
+    """The response body for ``instance``."""
+    return serializer_cls(instance).data
