@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -88,3 +89,15 @@ def test_local_settings_generate_a_private_master_key_file(tmp_path: Path) -> No
     assert len(result.stdout.strip()) == 64
     assert (key_path.stat().st_mode & 0o777) == 0o600
     assert "generated a local master key" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/v1/nope", "/api/byok/keys/", "/v1/models/"])
+def test_unknown_api_paths_answer_json_404_with_debug_on(path: str, client: Any, settings: Any) -> None:
+    settings.DEBUG = True
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "not_found"
+    if path.endswith("/"):
+        assert f"use {path.rstrip('/')}" in body["error"]

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "common.middleware.ApiNotFoundMiddleware",
     "common.middleware.BodySizeLimitMiddleware",
     "common.context.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
