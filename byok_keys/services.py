@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -441,11 +440,6 @@ def key_test(*, actor: User, provider: str, raw: object, stored: Callable[[], Pr
     result = provider_key_check(key=key, actor=actor)
     key.refresh_from_db()
     return KeyTestOutcome(provider, result, key)
-
-
-def provider_key_record_use(*, key_pk: int) -> None:
-    """Count one use atomically in the database (no lost updates under concurrency)."""
-    ProviderKey.objects.filter(pk=key_pk).update(usage_count=F("usage_count") + 1, last_used_at=timezone.now())
 
 
 @dataclass(frozen=True)
