@@ -25,7 +25,7 @@ from gateway.usage import usage_record_call
 from groups.models import AuditEvent, Organization, User
 from providers import ssrf
 from providers.chat import ChatChunk, Usage
-from tests.conftest import OPENAI_KEY
+from tests.factories import OPENAI_KEY
 
 MISTRAL_KEY = "Zx9" * 11  # no prefix: the generic log filter cannot recognise it
 MISTRAL_CHAT = "https://api.mistral.ai/v1/chat/completions"

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
 from groups.models import AuditEvent, User
-from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from tests.factories import ANTHROPIC_KEY, OPENAI_KEY
 
 
 def post_key(api: APIClient, provider: str, body: Any) -> Any:

@@ -75,7 +75,7 @@ def test_reseal_command_finishes_a_rotation(owner: object, settings: object) -> 
     from byok_keys.models import ProviderKey
     from byok_keys.services import KeyOwner, provider_key_set
     from byok_keys.vault import open_credential
-    from tests.conftest import OPENAI_KEY
+    from tests.factories import OPENAI_KEY
 
     key = provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY).key  # type: ignore[arg-type]
     old_primary = settings.BYOK_ENCRYPTION_KEY  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
 from groups.models import AuditEvent, Organization, User
-from tests.conftest import GROQ_KEY, OPENAI_KEY
+from tests.factories import GROQ_KEY, OPENAI_KEY
 
 MODELS_URL = "https://api.openai.com/v1/models"
 GROQ_URL = "https://api.groq.com/openai/v1/models"

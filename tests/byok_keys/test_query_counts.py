@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from byok_keys.services import KeyOwner, provider_key_set
 from groups.models import User
 from groups.services import group_create, membership_accept, membership_set
-from tests.conftest import OPENAI_KEY
+from tests.factories import OPENAI_KEY
 
 
 def count_queries(client: Any) -> int:

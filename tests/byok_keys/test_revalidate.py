@@ -13,7 +13,7 @@ from django.utils import timezone
 from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, provider_key_set
 from groups.models import AuditEvent, User
-from tests.conftest import GROQ_KEY, OPENAI_KEY
+from tests.factories import GROQ_KEY, OPENAI_KEY
 
 OPENAI_URL = "https://api.openai.com/v1/models"
 GROQ_URL = "https://api.groq.com/openai/v1/models"

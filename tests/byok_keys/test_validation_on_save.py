@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
 from groups.models import AuditEvent, Organization, User
-from tests.conftest import OPENAI_KEY
+from tests.factories import OPENAI_KEY
 
 MODELS_URL = "https://api.openai.com/v1/models"
 OTHER_KEY = OPENAI_KEY[:-6] + "Other1"

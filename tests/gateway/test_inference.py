@@ -12,7 +12,7 @@ from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, provider_key_set
 from gateway.models import UsageRecord
 from groups.models import Organization, User
-from tests.conftest import OPENAI_KEY
+from tests.factories import OPENAI_KEY
 
 CHAT_URL = "https://api.openai.com/v1/chat/completions"
 GROUP_KEY = OPENAI_KEY[:-6] + "Group1"

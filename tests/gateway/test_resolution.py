@@ -13,7 +13,7 @@ from byok_keys.services import KeyOwner, provider_key_set
 from gateway.resolution import resolve_candidates
 from groups.models import Organization, User
 from groups.services import group_create, membership_accept, membership_set
-from tests.conftest import OPENAI_KEY
+from tests.factories import OPENAI_KEY
 
 SYSTEM_KEY = "sk-proj-" + "SystemKey000" * 4 + "T3BlbkFJ" + "x" * 20
 

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
 from groups.models import AuditEvent, Membership, Organization, User
-from tests.conftest import GROQ_KEY, OPENAI_KEY
+from tests.factories import GROQ_KEY, OPENAI_KEY
 
 ClientFor = Callable[[User], APIClient]
 
