@@ -68,3 +68,8 @@ def store_group_key(
 ) -> ProviderKey:
     """``actor`` stores a key for ``group`` through the service."""
     return provider_key_set(actor=actor, owner=KeyOwner(organization=group), provider=provider, raw=raw, **extra).key
+
+
+def put_group_key(client: APIClient, body: dict[str, Any], provider: str = "openai", group: str = "acme") -> Any:
+    """Store a group key through the API (``POST /api/byok/groups/<group>/keys/<provider>``)."""
+    return client.post(f"/api/byok/groups/{group}/keys/{provider}", body, format="json")
