@@ -50,8 +50,8 @@ def require_redis() -> None:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
         message = (
-            f"Redis is not reachable at {REDIS_URL} ({exc}). To run this test, start Redis there "
-            f"(e.g. `redis-server --port 6379`) or point TEST_REDIS_URL at one (default {DEFAULT_REDIS_URL})."
+            f"Redis is not reachable at {REDIS_URL} ({exc}). To run this test, start Redis at TEST_REDIS_URL "
+            f"(default {DEFAULT_REDIS_URL}, e.g. `redis-server --port 6379`)."
         )
         if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
             pytest.fail(message + " CI=true: Redis is required.")
