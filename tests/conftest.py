@@ -1,3 +1,6 @@
+"""Fixtures only: personas (owner, member, group_admin, outsider, staff, superuser), API clients, and
+the autouse fakes for DNS and outbound provider calls. Shared data and helpers live in tests/factories.py."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -10,19 +13,9 @@ import responses
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
-from byok_keys.services import api_token_create
 from groups.models import Membership, Organization, User
-from groups.services import group_create, membership_accept, membership_set
-
-# Real-shaped, distinctive fake keys (never valid anywhere).
-OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2 + "T3BlbkFJ" + "k1L2m3N4o5P6q7R8s9T0" * 2
-ANTHROPIC_KEY = "sk-ant-api03-" + ("Zq9" * 31) + "AA"
-GROQ_KEY = "gsk_" + "Q" * 20 + "w" * 20 + "1" * 12
-
-
-# Host names the tests resolve without a network; anything else resolves to a public address.
-FAKE_DNS: dict[str, str] = {"internal.example.com": "10.1.2.3", "metadata.example.com": "169.254.169.254"}
-PUBLIC_TEST_ADDRESS = "52.1.2.3"
+from groups.services import group_create
+from tests.factories import FAKE_DNS, PUBLIC_TEST_ADDRESS, create_user, join_group, make_client
 
 
 @pytest.fixture(autouse=True)
@@ -59,20 +52,9 @@ def provider_mock(request: pytest.FixtureRequest) -> Iterator[responses.Requests
         yield mock
 
 
-def make_client(user: User) -> APIClient:
-    _, token = api_token_create(user=user, name="tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    client.token = token  # type: ignore[attr-defined]
-    return client
-
-
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., User]:
-    def _make(username: str, **extra: Any) -> User:
-        return User.objects.create_user(username=username, password="pw-" + username, **extra)
-
-    return _make
+    return create_user
 
 
 @pytest.fixture
@@ -87,18 +69,12 @@ def group(owner: User) -> Organization:
 
 @pytest.fixture
 def group_admin(make_user: Callable[..., User], group: Organization, owner: User) -> User:
-    user = make_user("adam")
-    membership_set(actor=owner, org=group, username=user.username, role=Membership.Role.ADMIN)
-    membership_accept(user=user, org=group)
-    return user
+    return join_group(owner=owner, group=group, user=make_user("adam"), role=Membership.Role.ADMIN)
 
 
 @pytest.fixture
 def member(make_user: Callable[..., User], group: Organization, owner: User) -> User:
-    user = make_user("mia")
-    membership_set(actor=owner, org=group, username=user.username, role=Membership.Role.MEMBER)
-    membership_accept(user=user, org=group)
-    return User.objects.get(pk=user.pk)
+    return join_group(owner=owner, group=group, user=make_user("mia"))
 
 
 @pytest.fixture

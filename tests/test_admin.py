@@ -12,7 +12,7 @@ from byok_keys.models import ApiToken, ProviderKey
 from byok_keys.services import KeyOwner, api_token_create, provider_key_set
 from groups.models import AuditEvent, Membership, Organization, User
 from groups.services import group_create, membership_set
-from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from tests.factories import ANTHROPIC_KEY, OPENAI_KEY
 
 
 @pytest.fixture

@@ -54,6 +54,23 @@ def test_production_settings_refuse_to_start_without_a_master_key() -> None:
     assert "Set BYOK_ENCRYPTION_KEY" in result.stderr
 
 
+def test_production_settings_refuse_a_malformed_master_key(tmp_path: Path) -> None:
+    result = _run_python(
+        "import config.wsgi",
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DJANGO_ALLOWED_HOSTS": "example.com",
+            "BYOK_ENCRYPTION_KEY": "nothex",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "PYTHONPATH": str(ROOT),
+        },
+        ROOT,
+    )
+    assert result.returncode != 0
+    assert "64 hex characters" in result.stderr
+
+
 def test_encryption_key_file_is_read(tmp_path: Path) -> None:
     key_file = tmp_path / "master.key"
     key_file.write_text("ab" * 32 + "\n")

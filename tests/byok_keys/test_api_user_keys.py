@@ -8,21 +8,24 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
+from byok_keys.services import provider_key_revoke
 from groups.models import AuditEvent, User
-from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
+from providers.registry import REGISTRY
+from tests.factories import ANTHROPIC_KEY, OPENAI_KEY, store_user_key
 
 
 def post_key(api: APIClient, provider: str, body: Any) -> Any:
     return api.post(f"/api/byok/keys/{provider}", body, format="json")
 
 
-def test_providers_list_is_public_and_has_all_26(db: Any) -> None:
+def test_providers_list_is_public_and_lists_every_registered_provider_once(db: Any) -> None:
     response = APIClient().get("/api/byok/providers")
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True
-    assert len(body["providers"]) == 26
+    assert len(body["providers"]) == len(REGISTRY)
     ids = {p["id"] for p in body["providers"]}
+    assert ids == set(REGISTRY)
     assert {"openai", "anthropic", "azure", "bedrock", "ollama", "octoai"} <= ids
     azure = next(p for p in body["providers"] if p["id"] == "azure")
     assert azure["requiresConfig"] is True
@@ -106,6 +109,9 @@ def test_delete_without_a_key_is_404(api: APIClient) -> None:
         ("openai", {"apiKey": ""}, "missing_api_key", "apiKey is required"),
         ("openai", {"apiKey": "hello"}, "invalid_key_format", "OpenAI"),
         ("openai", {"apiKey": "sk-proj-abc def-ghijklmnopqrstuvwxyz"}, "invalid_key_format", "whitespace"),
+        # A typographic dash or an accented letter pasted from a document is not a key.
+        ("openai", {"apiKey": "sk-proj-abc\u2010defghijklmnopqrstuvwxyz"}, "invalid_key_format", "not plain ASCII"),
+        ("groq", {"apiKey": "gsk_" + "a" * 40 + "\u00e9" + "b" * 11}, "invalid_key_format", "not plain ASCII"),
         (
             "azure",
             {"apiKey": {"endpoint_url": "https://x.openai.azure.com", "api_key": "a" * 32}},
@@ -136,52 +142,21 @@ def test_a_rejected_replacement_leaves_the_stored_key_untouched(api: APIClient, 
     assert (after.key_id, after.sealed_secret, after.name) == (before.key_id, before.sealed_secret, "Keep")
 
 
+def test_a_revoked_secret_cannot_be_stored_again(api: APIClient, owner: User, superuser: User) -> None:
+    key = store_user_key(owner)
+    provider_key_revoke(actor=superuser, key=key)
+    response = post_key(api, "openai", {"apiKey": OPENAI_KEY})
+    assert response.status_code == 409
+    assert response.json()["code"] == "key_revoked"
+    # A new secret replaces the revoked one.
+    assert post_key(api, "openai", {"apiKey": OPENAI_KEY[:-4] + "NEW1"}).status_code == 200
+
+
 def test_config_provider_accepts_object_or_json_string(api: APIClient, owner: User) -> None:
     config = {"endpoint_url": "https://acme.openai.azure.com", "api_key": "f" * 32, "deployment_id": "gpt4o"}
     assert post_key(api, "azure", {"apiKey": config}).status_code == 201
     assert post_key(api, "azure", {"apiKey": json.dumps(config)}).status_code == 200
     assert ProviderKey.objects.get(user=owner, provider="azure").last4 == "ffff"
-
-
-def test_malformed_json_is_a_400_with_its_own_code(api: APIClient) -> None:
-    response = api.post("/api/byok/keys/openai", data="{not json", content_type="application/json")
-    assert response.status_code == 400
-    assert response.json()["code"] == "malformed_json"
-
-
-def test_body_that_is_not_an_object_is_refused(api: APIClient) -> None:
-    response = api.post("/api/byok/keys/openai", data="[1,2]", content_type="application/json")
-    assert response.status_code == 400
-    assert response.json()["success"] is False
-
-
-@override_settings(BYOK_MAX_BODY_BYTES=1000)
-def test_body_too_large_is_413(api: APIClient) -> None:
-    response = post_key(api, "openai", {"apiKey": OPENAI_KEY, "description": "x" * 2000})
-    assert response.status_code == 413
-    assert response.json()["code"] == "request_too_large"
-
-
-def test_no_token_is_401(db: Any) -> None:
-    response = APIClient().get("/api/byok/keys")
-    assert response.status_code == 401
-    assert response.json() == {
-        "success": False,
-        "error": response.json()["error"],
-        "code": "not_authenticated",
-    }
-
-
-@pytest.mark.parametrize(
-    "header",
-    ["Bearer byokt_aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "Bearer nonsense", "Bearer "],
-)
-def test_bad_token_is_401(db: Any, header: str) -> None:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=header)
-    response = client.get("/api/byok/keys")
-    assert response.status_code == 401
-    assert response.json()["code"] == "invalid_token"
 
 
 @override_settings(ENABLE_BYOK=False)
@@ -192,74 +167,3 @@ def test_enable_byok_false_turns_the_endpoints_off(api: APIClient) -> None:
     assert "ENABLE_BYOK" in response.json()["error"]
     assert api.get("/api/byok/keys").json()["code"] == "byok_disabled"
     assert not ProviderKey.objects.exists()
-
-
-def test_stats_counts_keys(api: APIClient, owner: User) -> None:
-    post_key(api, "openai", {"apiKey": OPENAI_KEY})
-    post_key(api, "anthropic", {"apiKey": ANTHROPIC_KEY})
-    body = api.get("/api/byok/stats").json()
-    assert body["success"] is True
-    assert body["stats"]["userKeys"] == 2
-    assert body["stats"]["groupKeys"] == 0
-    assert body["stats"]["totalUsage"] == 0
-
-
-def test_openapi_schema_and_docs_are_served(db: Any) -> None:
-    client = APIClient()
-    schema = client.get("/api/schema/")
-    assert schema.status_code == 200
-    assert b"/api/byok/keys/{provider}" in schema.content
-    assert client.get("/api/docs/").status_code == 200
-
-
-def test_unknown_api_path_is_a_json_404(api: APIClient) -> None:
-    response = api.get("/api/byok/nothing/here")
-    assert response.status_code == 404
-    assert response.json()["code"] == "not_found"
-
-
-def test_server_errors_on_api_paths_are_json_without_details(db: Any) -> None:
-    from django.test import RequestFactory
-
-    from common.views import server_error
-
-    response = server_error(RequestFactory().get("/api/byok/keys"))
-    assert response.status_code == 500
-    assert json.loads(response.content)["code"] == "server_error"
-
-
-def test_openapi_schema_is_valid_and_complete(db: Any, tmp_path: Any) -> None:
-    from django.core.management import call_command
-
-    out = tmp_path / "schema.yaml"
-    # --fail-on-warn: every view has request and response shapes and operation ids are unique.
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
-    text = out.read_text()
-    for path in ("/api/byok/providers", "/api/inference", "/v1/chat/completions", "/api/byok/resolve"):
-        assert path in text
-
-
-def test_every_documented_operation_has_its_own_summary_and_description(db: Any) -> None:
-    from drf_spectacular.generators import SchemaGenerator
-
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    operations = [
-        (f"{method.upper()} {path}", op)
-        for path, item in schema["paths"].items()
-        for method, op in item.items()
-        if method in ("get", "post", "put", "patch", "delete")
-    ]
-    assert len(operations) >= 20
-    missing = [name for name, op in operations if not op.get("summary") or not op.get("description")]
-    assert missing == []
-    descriptions = [op["description"] for _, op in operations]
-    assert len(set(descriptions)) == len(descriptions), "two operations share one description"
-
-
-def test_responses_are_rendered_by_the_serializers_the_schema_documents(api: APIClient) -> None:
-    from drf_spectacular.generators import SchemaGenerator
-
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    documented = schema["components"]["schemas"]["KeysOverview"]["properties"]
-    body = api.get("/api/byok/keys").json()
-    assert set(body) == set(documented)

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from byok_keys.crypto import DecryptionError, Keyring, MasterKeyError, parse_master_key
+from byok_keys.models import ProviderKey
+from byok_keys.vault import open_credential
+from groups.models import User
+from tests.factories import OPENAI_KEY, store_user_key
 
 KEY_A = "11" * 32
 KEY_B = "22" * 32
@@ -67,17 +74,8 @@ def test_malformed_master_keys_are_refused_with_a_reason(value: str, message: st
         parse_master_key(value)
 
 
-def test_reseal_command_finishes_a_rotation(owner: object, settings: object) -> None:
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    from byok_keys.models import ProviderKey
-    from byok_keys.services import KeyOwner, provider_key_set
-    from byok_keys.vault import open_credential
-    from tests.conftest import OPENAI_KEY
-
-    key = provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY).key  # type: ignore[arg-type]
+def test_reseal_command_finishes_a_rotation(owner: User, settings: object) -> None:
+    key = store_user_key(owner)
     old_primary = settings.BYOK_ENCRYPTION_KEY  # type: ignore[attr-defined]
     settings.BYOK_ENCRYPTION_KEY = KEY_B  # type: ignore[attr-defined]
     settings.BYOK_PREVIOUS_ENCRYPTION_KEYS = [old_primary]  # type: ignore[attr-defined]

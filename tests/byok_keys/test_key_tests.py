@@ -3,21 +3,29 @@ from __future__ import annotations
 from typing import Any
 
 import responses
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
+from byok_keys.services import KeyOwner, provider_key_record_check, provider_key_revoke, provider_key_set
 from groups.models import AuditEvent, Organization, User
-from tests.conftest import GROQ_KEY, OPENAI_KEY
-
-MODELS_URL = "https://api.openai.com/v1/models"
-GROQ_URL = "https://api.groq.com/openai/v1/models"
+from providers.validation import KeyStatus, ValidationResult
+from tests.factories import (
+    GROQ_KEY,
+    GROQ_MODELS_URL,
+    MISTRAL_KEY,
+    MISTRAL_MODELS_URL,
+    OPENAI_KEY,
+    OPENAI_MODELS_URL,
+    store_user_key,
+)
 
 
 def test_testing_a_stored_key_updates_status_and_last_validated(
     api: APIClient, owner: User, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.GET, MODELS_URL, status=503)  # stored unverified
-    provider_mock.add(responses.GET, MODELS_URL, json={"data": []})
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, status=503)  # stored unverified
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, json={"data": []})
     api.post("/api/byok/keys/openai", {"apiKey": OPENAI_KEY}, format="json")
     assert ProviderKey.objects.get(user=owner).last_validated_at is None
     response = api.post("/api/byok/keys/openai/test", {}, format="json")
@@ -36,7 +44,7 @@ def test_testing_a_stored_key_updates_status_and_last_validated(
 def test_testing_a_key_in_the_body_stores_nothing(
     api: APIClient, owner: User, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.GET, MODELS_URL, status=401, json={"error": {"message": "Incorrect API key"}})
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, status=401, json={"error": {"message": "Incorrect API key"}})
     response = api.post("/api/byok/keys/openai/test", {"apiKey": OPENAI_KEY}, format="json")
     assert response.status_code == 200
     assert response.json()["status"] == "invalid"
@@ -58,8 +66,8 @@ def test_testing_a_malformed_key_is_400(api: APIClient) -> None:
 def test_a_stored_key_found_invalid_by_a_test_becomes_invalid(
     api: APIClient, owner: User, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.GET, MODELS_URL, json={"data": []})
-    provider_mock.add(responses.GET, MODELS_URL, status=401, json={"error": {"message": "Incorrect API key"}})
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, json={"data": []})
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, status=401, json={"error": {"message": "Incorrect API key"}})
     api.post("/api/byok/keys/openai", {"apiKey": OPENAI_KEY}, format="json")
     body = api.post("/api/byok/keys/openai/test", {}, format="json").json()
     assert body["status"] == "invalid"
@@ -69,8 +77,8 @@ def test_a_stored_key_found_invalid_by_a_test_becomes_invalid(
 def test_group_owner_tests_the_group_key(
     client_for: Any, owner: User, group: Organization, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.GET, GROQ_URL, json={"data": []})
-    provider_mock.add(responses.GET, GROQ_URL, status=429, headers={"Retry-After": "7"})
+    provider_mock.add(responses.GET, GROQ_MODELS_URL, json={"data": []})
+    provider_mock.add(responses.GET, GROQ_MODELS_URL, status=429, headers={"Retry-After": "7"})
     client = client_for(owner)
     assert client.post("/api/byok/groups/acme/keys/groq", {"apiKey": GROQ_KEY}, format="json").status_code == 201
     body = client.post("/api/byok/groups/acme/keys/groq/test", {}, format="json").json()
@@ -85,3 +93,42 @@ def test_group_key_test_is_for_managers_only(
 ) -> None:
     assert client_for(member).post("/api/byok/groups/acme/keys/groq/test", {}, format="json").status_code == 403
     assert client_for(outsider).post("/api/byok/groups/acme/keys/groq/test", {}, format="json").status_code == 404
+
+
+def test_a_key_echoed_during_validation_is_redacted_from_the_reason(
+    api: APIClient, provider_mock: responses.RequestsMock
+) -> None:
+    provider_mock.add(
+        responses.GET,
+        MISTRAL_MODELS_URL,
+        status=401,
+        json={"message": f"Unauthorized key {MISTRAL_KEY[:20]}"},
+    )
+    response = api.post("/api/byok/keys/mistral/test", {"apiKey": MISTRAL_KEY}, format="json")
+    assert response.json()["status"] == "invalid"
+    assert MISTRAL_KEY[:20] not in response.content.decode()
+
+
+def test_a_revoked_key_stays_revoked_when_its_owner_tests_it(
+    api: APIClient, owner: User, provider_mock: responses.RequestsMock
+) -> None:
+    key = store_user_key(owner)
+    provider_key_revoke(actor=owner, key=key)
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, json={"data": []})
+    assert api.post("/api/byok/keys/openai/test", {}, format="json").json()["keyStatus"] == "revoked"
+    assert ProviderKey.objects.get(pk=key.pk).status == "revoked"
+
+
+def test_a_verdict_about_a_replaced_secret_is_ignored(owner: User) -> None:
+    old = store_user_key(owner)
+    provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY[:-4] + "NEW1")
+    provider_key_record_check(key=old, result=ValidationResult(KeyStatus.INVALID, "bad"), actor=None)
+    assert ProviderKey.objects.get(user=owner).status == "unverified"
+
+
+def test_a_key_test_after_a_master_key_change_names_no_master_key(api: APIClient, owner: User) -> None:
+    store_user_key(owner)
+    with override_settings(BYOK_ENCRYPTION_KEY="ab" * 32):
+        body = api.post("/api/byok/keys/openai/test", {}, format="json").json()
+    assert body["status"] == "unverified"
+    assert "master keys" in body["reason"] and "BYOK_PREVIOUS" not in body["reason"]

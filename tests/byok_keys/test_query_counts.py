@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from byok_keys.services import AllowedUsers, KeyOwner, provider_key_set
 from groups.models import User
-from groups.services import group_create, membership_accept, membership_set
-from tests.conftest import OPENAI_KEY
+from groups.services import group_create
+from tests.factories import OPENAI_KEY, join_group
 
 
 def count_queries(client: Any) -> int:
@@ -27,8 +27,7 @@ def test_get_keys_query_count_does_not_grow_with_keys_and_groups(client_for: Any
     other = make_user("peer")
     for i in range(10):
         org = group_create(actor=owner, slug=f"team-{i}", name=f"Team {i}")
-        membership_set(actor=owner, org=org, username=other.username, role="member")
-        membership_accept(user=other, org=org)
+        join_group(owner=owner, group=org, user=other)
         for provider in ("openai", "groq", "mistral", "deepseek"):
             raw = {
                 "openai": OPENAI_KEY,

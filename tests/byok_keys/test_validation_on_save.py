@@ -8,9 +8,8 @@ from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
 from groups.models import AuditEvent, Organization, User
-from tests.conftest import OPENAI_KEY
+from tests.factories import OPENAI_KEY, OPENAI_MODELS_URL
 
-MODELS_URL = "https://api.openai.com/v1/models"
 OTHER_KEY = OPENAI_KEY[:-6] + "Other1"
 
 
@@ -19,7 +18,7 @@ def post_key(api: APIClient, key: str, provider: str = "openai") -> Any:
 
 
 def test_valid_key_is_stored_valid(api: APIClient, owner: User, provider_mock: responses.RequestsMock) -> None:
-    provider_mock.add(responses.GET, MODELS_URL, json={"object": "list", "data": []})
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, json={"object": "list", "data": []})
     response = post_key(api, OPENAI_KEY)
     assert response.status_code == 201
     assert response.json()["status"] == "valid"
@@ -35,7 +34,7 @@ def test_invalid_key_is_refused_and_nothing_is_stored(
 ) -> None:
     provider_mock.add(
         responses.GET,
-        MODELS_URL,
+        OPENAI_MODELS_URL,
         status=401,
         json={"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}},
     )
@@ -52,8 +51,8 @@ def test_invalid_key_is_refused_and_nothing_is_stored(
 def test_saving_an_invalid_key_over_a_valid_one_leaves_the_valid_one(
     api: APIClient, owner: User, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.GET, MODELS_URL, json={"data": []})
-    provider_mock.add(responses.GET, MODELS_URL, status=401, json={"error": {"message": "Incorrect API key"}})
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, json={"data": []})
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, status=401, json={"error": {"message": "Incorrect API key"}})
     assert post_key(api, OPENAI_KEY).status_code == 201
     before = ProviderKey.objects.get(user=owner)
     assert post_key(api, OTHER_KEY).status_code == 400
@@ -69,7 +68,7 @@ def test_saving_an_invalid_key_over_a_valid_one_leaves_the_valid_one(
 def test_unverified_key_is_stored_with_a_warning(
     api: APIClient, owner: User, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.GET, MODELS_URL, status=503)
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, status=503)
     response = post_key(api, OPENAI_KEY)
     assert response.status_code == 201
     body = response.json()
@@ -97,7 +96,7 @@ def test_unverified_key_is_stored_with_a_warning(
 def test_restricted_and_no_credit_keys_are_stored_with_their_status(
     api: APIClient, owner: User, provider_mock: responses.RequestsMock, status: int, payload: Any, expected: str
 ) -> None:
-    provider_mock.add(responses.GET, MODELS_URL, status=status, json=payload)
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, status=status, json=payload)
     response = post_key(api, OPENAI_KEY)
     assert response.status_code == 201
     assert ProviderKey.objects.get(user=owner).status == expected
@@ -115,7 +114,7 @@ def test_billed_only_providers_are_format_checked_and_stored_unverified(api: API
 def test_group_key_save_is_validated_too(
     client_for: Any, owner: User, group: Organization, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.GET, MODELS_URL, status=401, json={"error": {"message": "Incorrect API key"}})
+    provider_mock.add(responses.GET, OPENAI_MODELS_URL, status=401, json={"error": {"message": "Incorrect API key"}})
     response = client_for(owner).post("/api/byok/groups/acme/keys/openai", {"apiKey": OPENAI_KEY}, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_key"

@@ -11,10 +11,16 @@ from rest_framework.test import APIClient
 from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, provider_key_set
 from gateway.models import UsageRecord
-from groups.models import Organization, User
-from tests.conftest import OPENAI_KEY
+from groups.models import AuditEvent, Organization, User
+from tests.factories import (
+    MISTRAL_CHAT_URL,
+    MISTRAL_KEY,
+    OPENAI_CHAT_URL,
+    OPENAI_KEY,
+    SYSTEM_OPENAI_KEY,
+    store_group_key,
+)
 
-CHAT_URL = "https://api.openai.com/v1/chat/completions"
 GROUP_KEY = OPENAI_KEY[:-6] + "Group1"
 
 
@@ -55,7 +61,7 @@ def infer(client: APIClient, **body: Any) -> Any:
 def test_inference_uses_the_callers_key_and_reports_it(
     api: APIClient, own_key: ProviderKey, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.POST, CHAT_URL, json=completion())
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion())
     response = infer(api, max_tokens=20, temperature=0.5)
     assert response.status_code == 200, response.content
     body = response.json()
@@ -80,8 +86,8 @@ def test_inference_uses_the_callers_key_and_reports_it(
 def test_inference_counts_usage_on_the_key_and_in_stats(
     api: APIClient, own_key: ProviderKey, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.POST, CHAT_URL, json=completion())
-    provider_mock.add(responses.POST, CHAT_URL, json=completion(prompt=10, completion_tokens=4))
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion())
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion(prompt=10, completion_tokens=4))
     infer(api)
     infer(api, messages=[{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hi"}])
     own_key.refresh_from_db()
@@ -98,7 +104,7 @@ def test_inference_counts_usage_on_the_key_and_in_stats(
 def test_group_key_usage_counts_for_the_member_and_the_group(
     client_for: Any, owner: User, member: User, group_key: ProviderKey, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.POST, CHAT_URL, json=completion())
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion())
     response = infer(client_for(member))
     assert response.json()["keySource"] == "group"
     assert response.json()["groupId"] == "acme"
@@ -114,8 +120,8 @@ def test_group_key_usage_counts_for_the_member_and_the_group(
 def test_failover_tries_the_next_key_and_lists_attempts(
     api: APIClient, own_key: ProviderKey, group_key: ProviderKey, provider_mock: responses.RequestsMock
 ) -> None:
-    provider_mock.add(responses.POST, CHAT_URL, status=429, json={"error": {"message": "Rate limit reached"}})
-    provider_mock.add(responses.POST, CHAT_URL, json=completion("from group"))
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, status=429, json={"error": {"message": "Rate limit reached"}})
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion("from group"))
     body = infer(api).json()
     assert body["text"] == "from group"
     assert body["keySource"] == "group"
@@ -131,7 +137,11 @@ def test_without_failover_the_first_error_is_returned(
     api: APIClient, own_key: ProviderKey, group_key: ProviderKey, provider_mock: responses.RequestsMock
 ) -> None:
     provider_mock.add(
-        responses.POST, CHAT_URL, status=429, headers={"Retry-After": "12"}, json={"error": {"message": "slow down"}}
+        responses.POST,
+        OPENAI_CHAT_URL,
+        status=429,
+        headers={"Retry-After": "12"},
+        json={"error": {"message": "slow down"}},
     )
     response = infer(api)
     assert response.status_code == 429
@@ -145,7 +155,7 @@ def test_bad_key_is_502_and_marks_the_key_invalid(
 ) -> None:
     provider_mock.add(
         responses.POST,
-        CHAT_URL,
+        OPENAI_CHAT_URL,
         status=401,
         json={"error": {"message": "Incorrect API key provided: sk-proj-****abcd"}},
     )
@@ -159,10 +169,55 @@ def test_bad_key_is_502_and_marks_the_key_invalid(
     assert infer(api).json()["code"] == "no_key_for_provider"
 
 
-def test_timeout_is_504(api: APIClient, own_key: ProviderKey, provider_mock: responses.RequestsMock) -> None:
+def test_a_group_key_echoed_in_a_provider_error_reaches_no_member_response_audit_or_usage_row(
+    client_for: Any, owner: User, member: User, group: Organization, provider_mock: responses.RequestsMock
+) -> None:
+    store_group_key(owner, group, provider="mistral", raw=MISTRAL_KEY)
+    provider_mock.add(
+        responses.POST, MISTRAL_CHAT_URL, status=401, json={"message": f"Invalid API key provided: {MISTRAL_KEY}"}
+    )
+    client = client_for(member)
+    response = client.post(
+        "/api/inference", {"provider": "mistral", "model": "mistral-small", "prompt": "x"}, format="json"
+    )
+    assert response.status_code == 502
+    pages = [
+        response.content.decode(),
+        client.get("/api/byok/keys").content.decode(),
+        client.get("/api/byok/groups/acme").content.decode(),
+        json.dumps(list(AuditEvent.objects.values("details"))),
+        json.dumps(list(ProviderKey.objects.values("status_reason"))),
+        json.dumps(list(UsageRecord.objects.values()), default=str),
+    ]
+    for page in pages:
+        assert MISTRAL_KEY not in page
+        assert MISTRAL_KEY[:16] not in page
+    assert ProviderKey.objects.get(organization=group).status == "invalid"
+
+
+def test_an_upstream_429_without_retry_after_still_gets_a_retry_after(
+    api: APIClient, own_key: ProviderKey, provider_mock: responses.RequestsMock
+) -> None:
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, status=429, json={"error": {"message": "slow down"}})
+    response = infer(api, model="m", prompt="x")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert response["X-BYOK-Key-Source"] == "user"
+
+
+def test_a_decryption_failure_tells_the_caller_nothing_about_master_keys(api: APIClient, own_key: ProviderKey) -> None:
+    with override_settings(BYOK_ENCRYPTION_KEY="ab" * 32):
+        response = infer(api, model="m", prompt="x")
+    assert response.status_code == 500
+    assert response.json()["code"] == "decryption_failed"
+    assert "BYOK_PREVIOUS" not in response.content.decode()
+    assert own_key.sealed_secret.split(":")[2] not in response.content.decode()
+
+
+def test_upstream_timeout_is_504(api: APIClient, own_key: ProviderKey, provider_mock: responses.RequestsMock) -> None:
     import requests
 
-    provider_mock.add(responses.POST, CHAT_URL, body=requests.exceptions.ReadTimeout("slow"))
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, body=requests.exceptions.ReadTimeout("slow"))
     response = infer(api)
     assert response.status_code == 504
     assert response.json()["code"] == "upstream_timeout"
@@ -173,7 +228,7 @@ def test_unknown_model_is_400_with_the_providers_message(
 ) -> None:
     provider_mock.add(
         responses.POST,
-        CHAT_URL,
+        OPENAI_CHAT_URL,
         status=404,
         json={
             "error": {
@@ -218,13 +273,12 @@ def test_no_key_is_400_no_key_for_provider(api: APIClient) -> None:
 def test_system_key_serves_when_allowed(
     api: APIClient, monkeypatch: pytest.MonkeyPatch, provider_mock: responses.RequestsMock
 ) -> None:
-    system = "sk-proj-" + "SystemKey000" * 4 + "T3BlbkFJ" + "x" * 20
-    monkeypatch.setenv("OPENAI_API_KEY", system)
-    provider_mock.add(responses.POST, CHAT_URL, json=completion())
+    monkeypatch.setenv("OPENAI_API_KEY", SYSTEM_OPENAI_KEY)
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion())
     with override_settings(BYOK_ALLOW_SYSTEM_KEYS=True):
         body = infer(api).json()
     assert (body["keySource"], body["isBYOK"], body["keyId"]) == ("system", False, "system:OPENAI_API_KEY")
-    assert chat_calls(provider_mock)[0].headers["Authorization"] == f"Bearer {system}"
+    assert chat_calls(provider_mock)[0].headers["Authorization"] == f"Bearer {SYSTEM_OPENAI_KEY}"
     # System-key calls are not the caller's BYOK usage.
     assert api.get("/api/byok/stats").json()["stats"]["totalUsage"] == 0
 
@@ -236,8 +290,8 @@ def test_user_rate_limit_is_429_with_retry_after(
     from django.core.cache import cache
 
     cache.clear()
-    provider_mock.add(responses.POST, CHAT_URL, json=completion())
-    provider_mock.add(responses.POST, CHAT_URL, json=completion())
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion())
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion())
     assert infer(api).status_code == 200
     assert infer(api).status_code == 200
     response = infer(api)
@@ -253,8 +307,8 @@ def test_key_rate_limit_moves_on_to_the_next_key(
     from django.core.cache import cache
 
     cache.clear()
-    provider_mock.add(responses.POST, CHAT_URL, json=completion("one"))
-    provider_mock.add(responses.POST, CHAT_URL, json=completion("two"))
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion("one"))
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion("two"))
     assert infer(api).json()["keySource"] == "user"
     second = infer(api).json()
     assert second["keySource"] == "group"

@@ -15,6 +15,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, api_token_create, provider_key_set
 from groups.models import User
+from tests.factories import join_group
 from tests.fake_provider import FakeProvider
 
 pytestmark = [pytest.mark.real_http, pytest.mark.django_db(transaction=True)]
@@ -137,7 +138,7 @@ def test_twenty_concurrent_callers_each_use_their_own_key(live_server: Any, fake
 
 def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_server: Any, fake: FakeProvider) -> None:
     from gateway.models import UsageTotal
-    from groups.services import group_create, membership_accept, membership_set
+    from groups.services import group_create
 
     owner = User.objects.create_user(username="boss", password="x")
     org = group_create(actor=owner, slug="shared", name="Shared")
@@ -147,8 +148,7 @@ def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_serv
     tokens = []
     for i in range(20):
         user = User.objects.create_user(username=f"member{i:02d}", password="x")
-        membership_set(actor=owner, org=org, username=user.username)
-        membership_accept(user=user, org=org)
+        join_group(owner=owner, group=org, user=user)
         tokens.append(api_token_create(user=user, name="live")[1])
     barrier = threading.Barrier(len(tokens))
     statuses: list[int] = []

@@ -1,4 +1,7 @@
-"""The service's own rate limits hold across processes when the cache is Redis (REDIS_URL)."""
+"""The service's own rate limits hold across processes when the cache is Redis (REDIS_URL).
+
+Needs Redis at TEST_REDIS_URL (default redis://127.0.0.1:6379/15): skipped without it, except under
+CI=true, where a missing Redis fails the run."""
 
 from __future__ import annotations
 
@@ -11,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.ratelimit import Rate
-
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
 
 WORKER = """
 import json, os, sys, time
@@ -40,24 +42,24 @@ with override_settings(CACHES=cache):
 """
 
 
-def test_rate_parsing() -> None:
-    assert Rate.parse("600/min", setting="x") == Rate(600, 60)
-    assert Rate.parse("10/s", setting="x") == Rate(10, 1)
-    assert Rate.parse("1000/5min", setting="x") == Rate(1000, 300)
-    assert Rate.parse("off", setting="x") is None
-    from django.core.exceptions import ImproperlyConfigured
-
-    with pytest.raises(ImproperlyConfigured, match="BYOK_RATE_LIMIT_USER"):
-        Rate.parse("lots", setting="BYOK_RATE_LIMIT_USER")
-
-
-def test_limit_is_shared_by_two_processes_through_redis() -> None:
+def require_redis() -> None:
+    """Skip when Redis is unreachable, with how to run the test; under CI (``CI=true``) fail instead."""
     import redis
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        pytest.fail(f"Redis is needed for this test at {REDIS_URL} ({exc}); start it (see README).")
+        message = (
+            f"Redis is not reachable at {REDIS_URL} ({exc}). To run this test, start Redis at TEST_REDIS_URL "
+            f"(default {DEFAULT_REDIS_URL}, e.g. `redis-server --port 6379`)."
+        )
+        if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
+            pytest.fail(message + " CI=true: Redis is required.")
+        pytest.skip(message)
+
+
+def test_limit_is_shared_by_two_processes_through_redis() -> None:
+    require_redis()
     ident = f"test-{uuid.uuid4().hex}"
     import time
 

@@ -12,10 +12,8 @@ from byok_keys.models import ProviderKey
 from byok_keys.services import AllowedUsers, KeyOwner, provider_key_set
 from gateway.resolution import resolve_candidates
 from groups.models import Organization, User
-from groups.services import group_create, membership_accept, membership_set
-from tests.conftest import OPENAI_KEY
-
-SYSTEM_KEY = "sk-proj-" + "SystemKey000" * 4 + "T3BlbkFJ" + "x" * 20
+from groups.services import group_create
+from tests.factories import OPENAI_KEY, OPENAI_MODELS_URL, SYSTEM_OPENAI_KEY, join_group
 
 
 def store(owner: KeyOwner, actor: User, key: str = OPENAI_KEY, **kw: Any) -> ProviderKey:
@@ -39,8 +37,7 @@ def test_own_key_comes_first_then_group_keys(owner: User, member: User, group: O
 def test_default_group_first_then_groups_by_id(owner: User, member: User, group: Organization) -> None:
     for slug in ("zeta", "beta"):
         org = group_create(actor=owner, slug=slug, name=slug)
-        membership_set(actor=owner, org=org, username=member.username)
-        membership_accept(user=member, org=org)
+        join_group(owner=owner, group=org, user=member)
         store(KeyOwner(organization=org), owner)
     store(KeyOwner(organization=group), owner)
     assert User.objects.get(pk=member.pk).default_group == group
@@ -49,8 +46,7 @@ def test_default_group_first_then_groups_by_id(owner: User, member: User, group:
 
 def test_a_named_group_is_the_only_group_tried(owner: User, member: User, group: Organization) -> None:
     other = group_create(actor=owner, slug="beta", name="Beta")
-    membership_set(actor=owner, org=other, username=member.username)
-    membership_accept(user=member, org=other)
+    join_group(owner=owner, group=other, user=member)
     store(KeyOwner(organization=group), owner)
     store(KeyOwner(organization=other), owner)
     assert sources(member, "beta") == [("group", "beta")]
@@ -79,7 +75,7 @@ def test_invalid_and_revoked_keys_are_skipped(owner: User, member: User, group: 
 
 
 def test_system_key_comes_last_when_allowed(monkeypatch: pytest.MonkeyPatch, owner: User) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", SYSTEM_KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", SYSTEM_OPENAI_KEY)
     with override_settings(BYOK_ALLOW_SYSTEM_KEYS=False):
         assert sources(owner) == []
     with override_settings(BYOK_ALLOW_SYSTEM_KEYS=True):
@@ -90,7 +86,7 @@ def test_system_key_comes_last_when_allowed(monkeypatch: pytest.MonkeyPatch, own
 
 def test_enable_byok_false_uses_system_keys_only(monkeypatch: pytest.MonkeyPatch, owner: User) -> None:
     store(KeyOwner(user=owner), owner)
-    monkeypatch.setenv("OPENAI_API_KEY", SYSTEM_KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", SYSTEM_OPENAI_KEY)
     with override_settings(ENABLE_BYOK=False, BYOK_ALLOW_SYSTEM_KEYS=True):
         assert sources(owner) == [("system", None)]
     with override_settings(ENABLE_BYOK=False, BYOK_ALLOW_SYSTEM_KEYS=False):
@@ -129,9 +125,7 @@ def test_resolution_after_two_failed_revalidations_skips_the_key(owner: User, pr
 
     key = store(KeyOwner(user=owner), owner)
     for _ in range(2):
-        provider_mock.add(
-            responses.GET, "https://api.openai.com/v1/models", status=401, json={"error": {"message": "bad"}}
-        )
+        provider_mock.add(responses.GET, OPENAI_MODELS_URL, status=401, json={"error": {"message": "bad"}})
         call_command("byok_revalidate", stdout=None)
     key.refresh_from_db()
     assert key.status == "invalid"

@@ -1,0 +1,62 @@
+"""Streaming on ``/v1/chat/completions``: a stream that fails part-way ends cleanly for the client, is
+recorded as failed, and never carries the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+from rest_framework.test import APIClient
+
+from byok_keys.models import ProviderKey
+from gateway.models import UsageRecord
+from groups.models import User
+from providers.adapters.openai_compat import OpenAICompatibleAdapter
+from providers.chat import ChatChunk, UpstreamError
+from tests.factories import OPENAI_KEY, store_user_key
+
+
+def stream_chat(api: APIClient) -> str:
+    response = api.post(
+        "/v1/chat/completions",
+        {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        format="json",
+    )
+    return b"".join(response.streaming_content).decode()
+
+
+def stream_failing_after(monkeypatch: pytest.MonkeyPatch, text: str, error: Exception) -> None:
+    """The OpenAI adapter streams ``text`` as one chunk, then raises ``error``."""
+
+    def broken(self: Any, request: Any) -> Any:
+        def chunks() -> Any:
+            yield ChatChunk(text=text)
+            raise error
+
+        return chunks()
+
+    monkeypatch.setattr(OpenAICompatibleAdapter, "stream_chat", broken)
+
+
+def test_a_stream_that_breaks_off_ends_with_an_error_event_and_is_recorded_as_failed(
+    api: APIClient, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = store_user_key(owner)
+    stream_failing_after(monkeypatch, "Hel", requests.exceptions.ChunkedEncodingError("connection reset"))
+    body = stream_chat(api)
+    assert '"content":"Hel"' in body
+    assert '"code":"upstream_error"' in body and "broke off" in body
+    assert body.rstrip().endswith("data: [DONE]")
+    assert UsageRecord.objects.get(provider_key=key).status == "upstream_stream_broken"
+    assert ProviderKey.objects.get(pk=key.pk).usage_count == 0
+
+
+def test_an_error_in_the_middle_of_a_stream_is_sent_with_the_key_redacted(
+    api: APIClient, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_user_key(owner)
+    stream_failing_after(monkeypatch, "Hi", UpstreamError(f"overloaded while serving {OPENAI_KEY[10:30]}"))
+    body = stream_chat(api)
+    assert "overloaded" in body
+    assert OPENAI_KEY[10:30] not in body
