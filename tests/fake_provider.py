@@ -11,11 +11,11 @@ from typing import Any
 
 
 class FakeProvider:
-    def __init__(self, *, delay: float = 0.0) -> None:
+    def __init__(self, *, delay: float = 0.0, port: int = 0) -> None:
         self.delay = delay
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -110,3 +110,24 @@ class FakeProvider:
                 self.close_connection = True
 
         return Handler
+
+
+def main() -> None:
+    """Run the fake on its own for a manual end-to-end try: ``python -m tests.fake_provider --port 9100``,
+    then start the service with ``BYOK_OPENAI_BASE_URL=http://127.0.0.1:9100/v1``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A local OpenAI-compatible fake provider.")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args()
+    with FakeProvider(port=args.port, delay=args.delay) as fake:
+        print(f"Fake provider on {fake.url}/v1 (Ctrl-C to stop)", flush=True)
+        try:
+            fake.thread.join()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
