@@ -118,7 +118,6 @@ def _patterns(adapter_cls: type[ProviderAdapter]) -> list[str]:
 
 def test_registry_holds_exactly_the_reference_providers_in_reference_order() -> None:
     assert tuple(REGISTRY) == REFERENCE_IDS
-    assert len(REGISTRY) == 26
 
 
 @ALL
