@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+import requests
 
-    import requests
-
-    from providers.chat import ChatChunk, ChatRequest, ChatResult
-    from providers.http import OutboundRequest
-    from providers.validation import ValidationResult
+from common.masking import redact_values
+from providers import chat
+from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamBadRequest
+from providers.http import OutboundRequest
+from providers.settings import base_url_env_var, effective_base_url
+from providers.verdict import Verdict, cross_provider_verdict
 
 # A credential is the provider's key as a string, or for providers with config fields a dict of
 # field name -> string value.
@@ -104,7 +106,7 @@ class ProviderSpec:
 
     @property
     def env_base_url_var(self) -> str:
-        return f"BYOK_{self.id.upper()}_BASE_URL"
+        return base_url_env_var(self.id)
 
 
 class CredentialFormatError(ValueError):
@@ -268,8 +270,6 @@ class ProviderAdapter:
         field_name = self.spec.extra.get("base_url_field")
         if field_name and isinstance(self.credential, dict) and self.credential.get(field_name):
             return self.credential[field_name].rstrip("/")
-        from providers.registry import effective_base_url
-
         return effective_base_url(self.spec).rstrip("/")
 
     def secret(self) -> str:
@@ -287,8 +287,6 @@ class ProviderAdapter:
     def redact(self, text: str) -> str:
         """Remove this adapter's own secrets from provider-supplied text (error bodies sometimes echo
         a key, and not every key has a prefix the log filter would recognise)."""
-        from common.masking import redact_values
-
         return redact_values(text, self.secret_values())
 
     def auth_headers(self) -> dict[str, str]:
@@ -315,8 +313,6 @@ class ProviderAdapter:
         headers: dict[str, str] | None = None,
         url: str | None = None,
     ) -> OutboundRequest:
-        from providers.http import OutboundRequest
-
         return OutboundRequest(
             method=method,
             url=url or f"{self.base_url()}{path}",
@@ -330,37 +326,32 @@ class ProviderAdapter:
         """The cheapest authenticated request that proves the key, or None if there is none."""
         return None
 
-    def interpret_validation(self, response: requests.Response) -> ValidationResult:
-        from providers.validation import default_interpretation
+    # ---- reading an answer: one verdict for validation, chat and the gateway ----------------------
+    def read_answer(self, response: requests.Response) -> Verdict:
+        """The one reading of this provider's answers (status, body, headers), whichever request they
+        answer. Adapters add their provider's rows and return ``super().read_answer(response)`` for the
+        rest; a row that only holds for one endpoint says so (``http.answers_path``)."""
+        return cross_provider_verdict(response, provider_name=self.spec.name)
 
-        return default_interpretation(response, provider_name=self.spec.name)
+    def verdict(self, response: requests.Response) -> Verdict:
+        """``read_answer`` with this adapter's own secrets removed from its texts."""
+        return self.read_answer(response).redacted(self.redact)
 
     # ---- chat ---------------------------------------------------------------------------
     # Whether ``stream_chat`` streams from the provider (otherwise the answer is one chunk).
     streams: ClassVar[bool] = False
 
-    def raise_for_chat_status(self, response: requests.Response) -> None:
-        """Provider-specific reading of an error answer; fall through to the shared rule by returning."""
-
     def send_chat(self, outbound: OutboundRequest, *, stream: bool = False) -> requests.Response:
-        from providers.chat import send_chat
-
-        return send_chat(
-            outbound, provider_name=self.spec.name, stream=stream, raise_for_status=self.raise_for_chat_status
-        )
+        return chat.send_chat(outbound, provider_name=self.spec.name, stream=stream, read_answer=self.verdict)
 
     def chat(self, request: ChatRequest) -> ChatResult:
         """One chat completion. Raises ``providers.chat.UpstreamError`` subclasses."""
-        from providers.chat import UpstreamBadRequest
-
         raise UpstreamBadRequest(f"{self.spec.name} does not support chat through this service.")
 
     def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Chat as chunks. The provider call happens before this returns, so errors (and failover)
         come before the first chunk."""
-        from providers.chat import single_chunk_stream
-
-        return single_chunk_stream(self.chat(request))
+        return chat.single_chunk_stream(self.chat(request))
 
     # ---- display ------------------------------------------------------------------------
     @classmethod
@@ -374,8 +365,6 @@ class ProviderAdapter:
 
 def check_url_shape(value: str, *, field_name: str) -> str:
     """Parse a URL field (shape only; the SSRF policy is applied before any request)."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from django.conf import settings
 
 from providers import http
+from providers.verdict import ChatErrorCode, Verdict
 
 
 @dataclass(frozen=True)
@@ -88,35 +90,68 @@ DEFAULT_RETRY_AFTER = 10
 
 
 class UpstreamError(Exception):
-    """The provider refused or failed a chat call. Messages never contain a credential."""
+    """The provider refused or failed a chat call. Messages never contain a credential.
+
+    ``verdict`` is what the provider's answer meant (the key status it implies, failover, temporary);
+    an error not read from an answer (a timeout, an unreadable body) learnt nothing about the key.
+    """
 
     http_status = 502
-    code = "upstream_error"
+    code: str = ChatErrorCode.FAILED.value
     # Whether another key might succeed where this one failed (401/402/403/429).
     failover = False
 
-    def __init__(self, message: str, *, upstream_status: int | None = None, retry_after: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_status: int | None = None,
+        retry_after: int | None = None,
+        verdict: Verdict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.upstream_status = upstream_status
         self.retry_after = retry_after
+        self.verdict = verdict or Verdict(
+            None,
+            message,
+            ChatErrorCode(self.code),
+            message,
+            http_status=upstream_status,
+            retry_after=retry_after,
+            temporary=self.code in (ChatErrorCode.TIMEOUT, ChatErrorCode.RATE_LIMITED),
+        )
+
+    @classmethod
+    def from_verdict(cls, verdict: Verdict) -> UpstreamError:
+        """The error a chat call raises for an error answer, of the class ``verdict.error`` names."""
+        code = verdict.error or ChatErrorCode.FAILED
+        error_class = ERROR_CLASSES[code]
+        retry_after = (verdict.retry_after or DEFAULT_RETRY_AFTER) if code is ChatErrorCode.RATE_LIMITED else None
+        return error_class(
+            verdict.message or verdict.reason,
+            upstream_status=verdict.upstream_status,
+            retry_after=retry_after,
+            verdict=verdict,
+        )
 
 
 class UpstreamAuthError(UpstreamError):
     """Bad, revoked or unauthorised key (401/403)."""
 
-    code = "upstream_auth_failed"
+    code = ChatErrorCode.AUTH_FAILED.value
     failover = True
 
 
 class UpstreamNoCredit(UpstreamError):
-    code = "upstream_no_credit"
+    code = ChatErrorCode.NO_CREDIT.value
     failover = True
 
 
 class UpstreamRateLimited(UpstreamError):
     http_status = 429
-    code = "upstream_rate_limited"
+    code = ChatErrorCode.RATE_LIMITED.value
     failover = True
 
 
@@ -124,54 +159,36 @@ class UpstreamBadRequest(UpstreamError):
     """Unknown model, bad parameters: the provider's own message, as a 400."""
 
     http_status = 400
-    code = "upstream_bad_request"
+    code = ChatErrorCode.BAD_REQUEST.value
 
 
 class UpstreamTimeout(UpstreamError):
     http_status = 504
-    code = "upstream_timeout"
+    code = ChatErrorCode.TIMEOUT.value
 
 
-def error_message(response: requests.Response) -> str:
-    from providers.validation import body_text
-
-    return body_text(response) or f"HTTP {response.status_code}"
-
-
-def raise_for_chat_status(response: requests.Response, *, provider_name: str) -> None:
-    """Map a non-2xx chat answer to the upstream error hierarchy."""
-    code = response.status_code
-    if 200 <= code < 300:
-        return
-    detail = error_message(response)
-    if code in (401, 403):
-        raise UpstreamAuthError(f"{provider_name} refused the key ({code}: {detail}).", upstream_status=code)
-    if code == 402 or (code == 429 and "insufficient_quota" in response.text):
-        raise UpstreamNoCredit(
-            f"{provider_name} reports no credit for this key ({code}: {detail}).", upstream_status=code
-        )
-    if code == 429:
-        raise UpstreamRateLimited(
-            f"{provider_name} is rate-limiting this key ({detail}).",
-            upstream_status=code,
-            retry_after=http.retry_after_seconds(response) or DEFAULT_RETRY_AFTER,
-        )
-    if code in (400, 404, 410, 413, 422):
-        raise UpstreamBadRequest(f"{provider_name}: {detail}", upstream_status=code)
-    raise UpstreamError(f"{provider_name} failed ({code}: {detail}).", upstream_status=code)
+ERROR_CLASSES: dict[ChatErrorCode, type[UpstreamError]] = {
+    ChatErrorCode(error_class.code): error_class
+    for error_class in (
+        UpstreamError,
+        UpstreamAuthError,
+        UpstreamNoCredit,
+        UpstreamRateLimited,
+        UpstreamBadRequest,
+        UpstreamTimeout,
+    )
+}
 
 
 def send_chat(
     request: http.OutboundRequest,
     *,
     provider_name: str,
+    read_answer: Callable[[requests.Response], Verdict],
     stream: bool = False,
-    raise_for_status: Callable[[requests.Response], None] | None = None,
 ) -> requests.Response:
-    """Send a chat request with the inference timeout; network trouble becomes an upstream error, and
-    an error status is read by ``raise_for_status`` (default: ``raise_for_chat_status``)."""
-    from django.conf import settings
-
+    """Send a chat request with the inference timeout. Network trouble becomes an upstream error; an
+    error answer is read by ``read_answer`` (the adapter's verdict) into the error it names."""
     try:
         response = http.send(request, timeout=settings.BYOK_INFERENCE_TIMEOUT, stream=stream, retries=0)
     except http.ProviderTimeout as exc:
@@ -182,9 +199,7 @@ def send_chat(
         raise UpstreamError(str(exc)) from None
     if not 200 <= response.status_code < 300:
         with response:
-            if raise_for_status is not None:
-                raise_for_status(response)
-            raise_for_chat_status(response, provider_name=provider_name)
+            raise UpstreamError.from_verdict(read_answer(response))
     return response
 
 

@@ -4,20 +4,14 @@ Mistral, DeepSeek, OpenRouter, … and Azure, Databricks) and by this service's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
 from providers import http
+from providers.base import ProviderAdapter
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, iter_sse_json
-
-if TYPE_CHECKING:
-    from providers.base import ProviderAdapter
-    from providers.http import OutboundRequest
-
-    _Base = ProviderAdapter
-else:
-    _Base = object
+from providers.http import OutboundRequest
 
 
 def request_body(request: ChatRequest, *, model: str | None = None, stream: bool = False) -> dict[str, Any]:
@@ -71,7 +65,7 @@ def iter_stream(response: requests.Response) -> Iterator[ChatChunk]:
                 yield chunk
 
 
-class OpenAIWireChat(_Base):
+class OpenAIWireChat(ProviderAdapter):
     """``chat``/``stream_chat`` for adapters whose ``chat_http_request`` speaks the OpenAI format."""
 
     streams = True

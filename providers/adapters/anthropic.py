@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
+
+import requests
 
 from providers import http
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
@@ -12,18 +15,11 @@ from providers.chat import (
     ChatRequest,
     ChatResult,
     UpstreamError,
-    UpstreamNoCredit,
     Usage,
-    error_message,
     iter_sse_json,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import Verdict, out_of_credit, stream_failure
 
 ANTHROPIC_VERSION = "2023-06-01"
 # The Messages API requires max_tokens; this is used when the caller sets none.
@@ -88,10 +84,15 @@ class AnthropicAdapter(BaseAdapter):
             body["stream"] = True
         return self.build_request("POST", "/v1/messages", json=body)
 
-    def raise_for_chat_status(self, response: requests.Response) -> None:
+    def read_answer(self, response: requests.Response) -> Verdict:
         # An empty balance is a 400 invalid_request_error; another key may still have credit.
         if response.status_code == 400 and "credit balance is too low" in response.text:
-            raise UpstreamNoCredit(f"{self.spec.name}: {error_message(response)}", upstream_status=response.status_code)
+            return out_of_credit(
+                f"The key is valid but the {self.spec.name} account has no credit.",
+                message=f"{self.spec.name}: {http.error_message(response)}",
+                http_status=400,
+            )
+        return super().read_answer(response)
 
     def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
         return self.send_chat(self.chat_http_request(request, stream=stream), stream=stream)
@@ -141,4 +142,4 @@ class AnthropicAdapter(BaseAdapter):
                     # Errors after the 200 arrive as an event (e.g. overloaded_error).
                     error = event.get("error")
                     detail = error.get("message") if isinstance(error, dict) else error
-                    raise UpstreamError(f"{self.spec.name} failed during the stream: {detail or 'unknown error'}.")
+                    raise UpstreamError.from_verdict(stream_failure(self.spec.name, detail))

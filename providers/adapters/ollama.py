@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
+
+import requests
 
 from providers import http
 from providers.adapters._common import BaseAdapter
 from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderSpec
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import stream_failure
 
 DEFAULT_OLLAMA_URL = "http://localhost:11434"
 
@@ -113,7 +111,7 @@ class OllamaAdapter(BaseAdapter):
                 if not isinstance(event, dict):
                     continue
                 if event.get("error"):
-                    raise UpstreamError(f"{self.spec.name} failed during the stream: {event['error']}.")
+                    raise UpstreamError.from_verdict(stream_failure(self.spec.name, event["error"]))
                 chunk = ChatChunk(text=str((event.get("message") or {}).get("content") or ""))
                 if event.get("done"):
                     chunk.finish_reason = event.get("done_reason") or "stop"

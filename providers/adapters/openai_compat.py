@@ -5,10 +5,12 @@ Facts (base URLs, key formats, validation endpoints, status) are from ``shared/p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import replace
+from typing import ClassVar
+
+import requests
 
 from providers import http, openai_format
-from providers import validation as v
 from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import (
     LOOSE_KEY_PATTERN,
@@ -20,11 +22,8 @@ from providers.base import (
     ProviderStatus,
 )
 from providers.chat import ChatRequest
-
-if TYPE_CHECKING:
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import KeyStatus, Verdict, out_of_credit, refused
 
 
 class OpenAICompatibleAdapter(openai_format.OpenAIWireChat, BaseAdapter):
@@ -85,23 +84,26 @@ class OpenAIAdapter(OpenAICompatibleAdapter):
             )
         super().check_key_kind(key, field=field)
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         text = response.text
         if response.status_code == 401 and ("Missing scopes" in text or "insufficient permissions" in text):
-            # A restricted project key without the models scope: valid, just not allowed to list models.
-            return v.ValidationResult(
-                v.KeyStatus.RESTRICTED,
-                "The key is valid but restricted: it lacks the scope to list models (Missing scopes). "
+            # A restricted project key without a scope: valid, just not allowed this call (still a 401 to chat).
+            return replace(
+                verdict,
+                key_status=KeyStatus.RESTRICTED,
+                reason="The key is valid but restricted: it lacks the scope to list models (Missing scopes). "
                 "Chat works if the key has the model.request scope.",
-                401,
             )
         if response.status_code == 403 and "Country, region, or territory not supported" in text:
-            return v.ValidationResult(
-                v.KeyStatus.UNVERIFIED,
-                "OpenAI refused the request from this server's country or region, so the key could not be checked.",
-                403,
+            # This server's location is refused, not the key.
+            return replace(
+                verdict,
+                key_status=None,
+                reason="OpenAI refused the request from this server's country or region, so the key could not "
+                "be checked.",
             )
-        return super().interpret_validation(response)
+        return verdict
 
 
 class XAIAdapter(OpenAICompatibleAdapter):
@@ -118,16 +120,23 @@ class XAIAdapter(OpenAICompatibleAdapter):
         example_models=("grok-4", "grok-3-mini"),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
-        if response.status_code == 400:
-            return v.invalid("xAI rejected the key as invalid (400). Create a new key at https://console.x.ai.", 400)
+    def read_answer(self, response: requests.Response) -> Verdict:
+        if response.status_code == 400 and http.answers_path(response, "/api-key"):
+            # The key-info endpoint takes nothing but the key; from chat, a 400 is the request's fault.
+            return refused(
+                KeyStatus.INVALID,
+                "xAI rejected the key as invalid (400). Create a new key at https://console.x.ai.",
+                http_status=400,
+            )
         if response.status_code == 200:
             data = http.json_or_empty(response)
             data = data if isinstance(data, dict) else {}
             flags = [name for name in ("api_key_blocked", "api_key_disabled", "team_blocked") if data.get(name)]
             if flags:
-                return v.invalid(f"xAI reports this key as unusable ({', '.join(flags)}).", 200)
-        return super().interpret_validation(response)
+                return refused(
+                    KeyStatus.INVALID, f"xAI reports this key as unusable ({', '.join(flags)}).", http_status=200
+                )
+        return super().read_answer(response)
 
 
 class MistralAdapter(OpenAICompatibleAdapter):
@@ -162,10 +171,16 @@ class PerplexityAdapter(OpenAICompatibleAdapter):
         example_models=("sonar", "sonar-pro"),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         if response.status_code in (401, 403):
-            return v.invalid(f"Perplexity rejected the key ({response.status_code}).", response.status_code)
-        return super().interpret_validation(response)
+            # Validation is a chat call too, so this holds for chat: a 403 is a bad key, not a missing scope.
+            return replace(
+                verdict,
+                key_status=KeyStatus.INVALID,
+                reason=f"Perplexity rejected the key ({response.status_code}).",
+            )
+        return verdict
 
 
 class AI21Adapter(OpenAICompatibleAdapter):
@@ -198,14 +213,12 @@ class DeepSeekAdapter(OpenAICompatibleAdapter):
         example_models=("deepseek-chat", "deepseek-reasoner"),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
         if response.status_code == 200:
             data = http.json_or_empty(response)
             if isinstance(data, dict) and data.get("is_available") is False:
-                return v.ValidationResult(
-                    v.KeyStatus.NO_CREDIT, "The key is valid but the DeepSeek balance is empty.", 200
-                )
-        return super().interpret_validation(response)
+                return out_of_credit("The key is valid but the DeepSeek balance is empty.", http_status=200)
+        return super().read_answer(response)
 
 
 class TogetherAdapter(OpenAICompatibleAdapter):
@@ -380,10 +393,14 @@ class NovitaAdapter(OpenAICompatibleAdapter):
         example_models=("meta-llama/llama-3.1-8b-instruct", "deepseek/deepseek-v3-0324"),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         if response.status_code == 403 and "NOT_ENOUGH_BALANCE" in response.text:
-            return v.ValidationResult(v.KeyStatus.NO_CREDIT, "The key is valid but the Novita balance is empty.", 403)
-        return super().interpret_validation(response)
+            # Still a refusal to chat (upstream_auth_failed); the key itself is fine.
+            return replace(
+                verdict, key_status=KeyStatus.NO_CREDIT, reason="The key is valid but the Novita balance is empty."
+            )
+        return verdict
 
 
 class OpenRouterAdapter(OpenAICompatibleAdapter):
@@ -404,12 +421,13 @@ class OpenRouterAdapter(OpenAICompatibleAdapter):
         ),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         if response.status_code == 403:
-            # A per-key budget limit: the key itself is valid.
-            return v.ValidationResult(
-                v.KeyStatus.NO_CREDIT,
-                "The key is valid but has reached its OpenRouter credit or budget limit.",
-                403,
+            # A per-key budget limit: the key itself is valid (still a refusal to chat).
+            return replace(
+                verdict,
+                key_status=KeyStatus.NO_CREDIT,
+                reason="The key is valid but has reached its OpenRouter credit or budget limit.",
             )
-        return super().interpret_validation(response)
+        return verdict

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from providers import http
 from providers.adapters._common import BaseAdapter
@@ -17,9 +17,7 @@ from providers.chat import (
     UpstreamTimeout,
     Usage,
 )
-
-if TYPE_CHECKING:
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
 
 # "owner/name" of an official or community model. Each part starts with a letter or digit, so neither
 # can be "." or "..", which the HTTP client would resolve into another API path.
