@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -65,21 +65,64 @@ class Usage:
         }
 
 
+# Provider finish reasons in OpenAI's words (stop, length, tool_calls, content_filter). Any other reason
+# a finished answer gives reads as "stop".
+OPENAI_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "STOP": "stop",
+    "COMPLETE": "stop",
+    "stop": "stop",
+    "max_tokens": "length",
+    "MAX_TOKENS": "length",
+    "length": "length",
+    "tool_use": "tool_calls",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "SAFETY": "content_filter",
+    "guardrail_intervened": "content_filter",
+    "RECITATION": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "SPII": "content_filter",
+    "refusal": "content_filter",
+}
+
+
+def openai_finish_reason(reason: str | None) -> str | None:
+    """A provider's finish reason in OpenAI's words; None (not finished, or not said) stays None."""
+    if reason is None:
+        return None
+    return OPENAI_FINISH_REASONS.get(reason, "stop")
+
+
 @dataclass(frozen=True)
 class ChatResult:
     text: str
     usage: Usage | None
+    # The provider's own finish reason (``/api/inference`` shows it as it is), or None.
     finish_reason: str | None
     model: str
+    # The same in OpenAI's words; a finished answer always has one ("stop" where the provider says none).
+    openai_finish_reason: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "openai_finish_reason", openai_finish_reason(self.finish_reason) or "stop")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChatChunk:
     """A piece of streamed text; the last chunk may carry usage and the finish reason."""
 
     text: str = ""
+    # The provider's own finish reason, on the chunk that ends the answer.
     finish_reason: str | None = None
     usage: Usage | None = None
+    # The same in OpenAI's words (None where ``finish_reason`` is None).
+    openai_finish_reason: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "openai_finish_reason", openai_finish_reason(self.finish_reason))
 
 
 # ---- upstream errors ----------------------------------------------------------------------------

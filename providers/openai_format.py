@@ -55,12 +55,13 @@ def parse_response(data: Any, *, provider_name: str, model: str) -> ChatResult:
 def iter_stream(response: requests.Response) -> Iterator[ChatChunk]:
     with response:
         for event in iter_sse_json(response):
-            chunk = ChatChunk(usage=parse_usage(event.get("usage")))
             choices = event.get("choices") or []
-            if choices and isinstance(choices[0], dict):
-                delta = choices[0].get("delta") or {}
-                chunk.text = str(delta.get("content") or "")
-                chunk.finish_reason = choices[0].get("finish_reason")
+            choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+            chunk = ChatChunk(
+                text=str((choice.get("delta") or {}).get("content") or ""),
+                finish_reason=choice.get("finish_reason"),
+                usage=parse_usage(event.get("usage")),
+            )
             if chunk.text or chunk.finish_reason or chunk.usage:
                 yield chunk
 

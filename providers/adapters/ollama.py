@@ -112,9 +112,11 @@ class OllamaAdapter(BaseAdapter):
                     continue
                 if event.get("error"):
                     raise UpstreamError.from_verdict(stream_failure(self.spec.name, event["error"]))
-                chunk = ChatChunk(text=str((event.get("message") or {}).get("content") or ""))
-                if event.get("done"):
-                    chunk.finish_reason = event.get("done_reason") or "stop"
-                    chunk.usage = Usage.of(event.get("prompt_eval_count"), event.get("eval_count"))
+                done = bool(event.get("done"))
+                chunk = ChatChunk(
+                    text=str((event.get("message") or {}).get("content") or ""),
+                    finish_reason=(event.get("done_reason") or "stop") if done else None,
+                    usage=Usage.of(event.get("prompt_eval_count"), event.get("eval_count")) if done else None,
+                )
                 if chunk.text or chunk.finish_reason or chunk.usage:
                     yield chunk

@@ -229,6 +229,7 @@ def test_anthropic_chat_sends_system_apart_from_messages_and_reads_text_blocks(
         "temperature": 0.2,
     }
     assert result == ChatResult("Rome.", Usage(38, 5, 43), "end_turn", "claude-sonnet-4-5-20250929")
+    assert result.openai_finish_reason == "stop"
 
 
 def test_anthropic_chat_without_max_tokens_sends_the_required_default_and_no_empty_system(
@@ -450,7 +451,7 @@ def test_google_blocked_prompt_returns_empty_text_with_the_block_reason(provider
 
     result = adapter_for("google", "auth key").chat(chat_request("gemini-2.5-flash"))
 
-    assert (result.text, result.finish_reason) == ("", "SAFETY")
+    assert (result.text, result.finish_reason, result.openai_finish_reason) == ("", "SAFETY", "content_filter")
 
 
 # ---- Azure OpenAI ------------------------------------------------------------------------------------
@@ -849,7 +850,11 @@ def test_cohere_usage_falls_back_to_billed_units(provider_mock: responses.Reques
 
     result = adapter_for("cohere", "key").chat(chat_request("command-r7b-12-2024"))
 
-    assert (result.usage, result.finish_reason) == (Usage(30, 1, 31), "MAX_TOKENS")
+    assert (result.usage, result.finish_reason, result.openai_finish_reason) == (
+        Usage(30, 1, 31),
+        "MAX_TOKENS",
+        "length",
+    )
 
 
 # ---- Cloudflare Workers AI ---------------------------------------------------------------------------
