@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -75,6 +75,25 @@ class ConfigField:
 
 
 @dataclass(frozen=True)
+class KeySignature:
+    """A key shape that unmistakably belongs to one provider: such a key given for another provider is
+    refused naming its own (``wrong_key_kind``).
+
+    Prefix routing is ambiguous (several providers use ``sk-``, several use no prefix at all), so the
+    provider the user chose always wins and a signature only names a key when its shape is unmistakable.
+    Signatures of different providers never match the same key (tests/providers/test_key_shapes.py), so
+    the order they are tried in does not matter.
+    """
+
+    # Completes "This looks like ...".
+    description: str
+    # Matched at the start of the key.
+    pattern: re.Pattern[str]
+    # Completes "choose ... as the provider" where the spec's name is not the best words for it.
+    provider_name: str = ""
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     id: str
     name: str
@@ -87,6 +106,12 @@ class ProviderSpec:
     key_hint: str
     # Environment variable holding the operator's system key (for config providers: the secret).
     env_var: str | None
+    # Key shapes only this provider issues (the wrong-kind check of every other provider refuses them).
+    key_signatures: tuple[KeySignature, ...] = ()
+    # Literal prefixes of this provider's secrets: log masking hides a key starting with one wherever it
+    # appears (``providers.apps`` registers them with ``common.masking``). A provider whose keys have no
+    # prefix relies on masking by header name and on ``ProviderAdapter.redact``.
+    mask_prefixes: tuple[str, ...] = ()
     config_fields: tuple[ConfigField, ...] = ()
     # Config providers: which field is the secret whose last four characters are shown.
     secret_field: str | None = None
@@ -153,6 +178,26 @@ def looks_masked(value: str) -> bool:
     return "…" in value or "..." in value or "•" in value or "****" in value
 
 
+WRONG_KEY_KIND = "wrong_key_kind"
+
+# Every registered provider's key signatures, filled by ``providers.registry`` when it is imported: the
+# registry sits above the adapters, so the wrong-kind check cannot import it.
+_registered_signatures: list[tuple[ProviderSpec, KeySignature]] = []
+
+
+def register_key_signatures(specs: Iterable[ProviderSpec]) -> None:
+    """Make ``specs``' key signatures the ones the wrong-kind check knows."""
+    _registered_signatures[:] = [(spec, signature) for spec in specs for signature in spec.key_signatures]
+
+
+def foreign_signature(key: str, *, provider_id: str) -> tuple[ProviderSpec, KeySignature] | None:
+    """The provider (and signature) other than ``provider_id`` that ``key`` unmistakably belongs to."""
+    for spec, signature in _registered_signatures:
+        if signature.pattern.match(key):
+            return None if spec.id == provider_id else (spec, signature)
+    return None
+
+
 class ProviderAdapter:
     """Base adapter. Subclasses set ``spec`` and override hooks where their provider differs."""
 
@@ -181,7 +226,9 @@ class ProviderAdapter:
 
     @classmethod
     def check_key(cls, key: str) -> str:
-        """Check a string key against the provider's pattern; subclasses add wrong-kind checks."""
+        """Check a string key: not another provider's (``wrong_key_kind``), then the provider's pattern."""
+        if not looks_masked(key):
+            cls.check_key_kind(key)
         if looks_masked(key):
             raise CredentialFormatError(
                 "apiKey looks like a masked value (it contains '...', '…' or '•'); send the full key.",
@@ -241,15 +288,27 @@ class ProviderAdapter:
 
     @classmethod
     def check_field(cls, spec_field: ConfigField, value: object) -> str:
+        try:
+            return cls._check_field(spec_field, value)
+        except CredentialFormatError as error:
+            # clean_key_string() does not know the field; the API reports errors per field.
+            if error.field is None:
+                error.field = spec_field.name
+            raise
+
+    @classmethod
+    def _check_field(cls, spec_field: ConfigField, value: object) -> str:
         cleaned = clean_key_string(value, what=f"'{spec_field.name}'")
         if spec_field.kind is FieldKind.SECRET:
+            if not looks_masked(cleaned):
+                cls.check_key_kind(cleaned, field=spec_field.name)
             check_ascii_secret(cleaned, what=f"'{spec_field.name}'")
-        if spec_field.kind is FieldKind.SECRET and looks_masked(cleaned):
-            raise CredentialFormatError(
-                f"'{spec_field.name}' looks like a masked value; send the full secret.",
-                code="invalid_key_format",
-                field=spec_field.name,
-            )
+            if looks_masked(cleaned):
+                raise CredentialFormatError(
+                    f"'{spec_field.name}' looks like a masked value; send the full secret.",
+                    code="invalid_key_format",
+                    field=spec_field.name,
+                )
         if spec_field.kind is FieldKind.URL:
             cleaned = check_url_shape(cleaned, field_name=spec_field.name)
         if spec_field.pattern and not re.fullmatch(spec_field.pattern, cleaned):
@@ -259,6 +318,22 @@ class ProviderAdapter:
                 field=spec_field.name,
             )
         return cleaned
+
+    @classmethod
+    def check_key_kind(cls, key: str, *, field: str | None = None) -> None:
+        """Refuse a credential that is the wrong kind: another provider's key (its signature), or a kind
+        of this provider's that cannot chat (adapters check their own kinds first)."""
+        found = foreign_signature(key, provider_id=cls.spec.id)
+        if found is None:
+            return
+        owner, signature = found
+        raise CredentialFormatError(
+            f"This looks like {signature.description}, not a key for {cls.spec.name}. "
+            f"If it is, choose {signature.provider_name or owner.name} as the provider; otherwise paste your "
+            f"{cls.spec.name} key. {cls.spec.key_hint}".strip(),
+            code=WRONG_KEY_KIND,
+            field=field,
+        )
 
     # ---- calling the provider -------------------------------------------------------------
     @property

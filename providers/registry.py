@@ -36,7 +36,7 @@ from providers.adapters.openai_compat import (
     XAIAdapter,
 )
 from providers.adapters.replicate import ReplicateAdapter
-from providers.base import ProviderAdapter
+from providers.base import ProviderAdapter, register_key_signatures
 
 REGISTRY: dict[str, type[ProviderAdapter]] = {
     "openai": OpenAIAdapter,
@@ -66,6 +66,9 @@ REGISTRY: dict[str, type[ProviderAdapter]] = {
     "openrouter": OpenRouterAdapter,
     "ollama": OllamaAdapter,
 }
+
+# The wrong-kind check refuses a key that plainly belongs to another registered provider.
+register_key_signatures(adapter_cls.spec for adapter_cls in REGISTRY.values())
 
 
 class UnknownProviderError(LookupError):
@@ -111,3 +114,8 @@ def provider_public_dict(adapter_cls: type[ProviderAdapter]) -> dict[str, Any]:
         "envConfig": dict(spec.env_config),
         "baseUrlEnvVar": spec.env_base_url_var,
     }
+
+
+def key_mask_prefixes() -> list[str]:
+    """Every registered provider's key prefixes, for log masking (``providers.apps`` registers them)."""
+    return sorted({prefix for adapter_cls in REGISTRY.values() for prefix in adapter_cls.spec.mask_prefixes})

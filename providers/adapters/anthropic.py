@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import requests
 
 from providers import http
-from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
-from providers.base import AuthStyle, CredentialFormatError, ProviderSpec
+from providers.base import WRONG_KEY_KIND, AuthStyle, CredentialFormatError, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import (
     ChatChunk,
     ChatRequest,
@@ -26,7 +26,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024
 
 
-class AnthropicAdapter(BaseAdapter):
+class AnthropicAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="anthropic",
         name="Anthropic",
@@ -37,6 +37,8 @@ class AnthropicAdapter(BaseAdapter):
         key_pattern=r"^sk-ant-api\d{2}-[A-Za-z0-9_-]{80,}$",
         key_hint="Anthropic keys start with sk-ant-api03-; create one at https://console.anthropic.com/settings/keys.",
         env_var="ANTHROPIC_API_KEY",
+        key_signatures=(KeySignature("an Anthropic key (sk-ant-…)", re.compile(r"sk-ant-")),),
+        mask_prefixes=("sk-ant-",),
         extra={"anthropic_version": ANTHROPIC_VERSION},
         example_models=("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from providers import openai_format
-from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
 from providers.chat import ChatRequest
 from providers.http import OutboundRequest
@@ -22,7 +21,7 @@ FIRST_VERSION_WITH_STREAM_OPTIONS = "2024-09-01"
 AZURE_KEY_PATTERN = r"^[A-Za-z0-9+/=]{32,100}$"
 
 
-class AzureOpenAIAdapter(openai_format.OpenAIWireChat, BaseAdapter):
+class AzureOpenAIAdapter(openai_format.OpenAIWireChat):
     spec = ProviderSpec(
         id="azure",
         name="Azure OpenAI",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -15,13 +16,14 @@ from botocore.credentials import Credentials
 
 from common.masking import mask_secrets
 from providers import http
-from providers.adapters._common import BaseAdapter
 from providers.base import (
     AuthStyle,
     ConfigField,
     Credential,
     CredentialFormatError,
     FieldKind,
+    KeySignature,
+    ProviderAdapter,
     ProviderSpec,
 )
 from providers.chat import (
@@ -78,7 +80,7 @@ BEDROCK_API_KEY_PATTERN = r"^(?:ABSK[A-Za-z0-9+/]{100,}={0,2}|bedrock-api-key-\S
 ACCESS_KEY_ID_PATTERN = r"^(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16,124}$"
 
 
-class BedrockAdapter(BaseAdapter):
+class BedrockAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="bedrock",
         name="AWS Bedrock",
@@ -91,6 +93,18 @@ class BedrockAdapter(BaseAdapter):
         "session_token for ASIA… keys) or a Bedrock API key (ABSK… or bedrock-api-key-…), plus a region.",
         # The Bedrock-specific variable: AWS_ACCESS_KEY_ID is often set for unrelated AWS use.
         env_var="AWS_BEARER_TOKEN_BEDROCK",
+        key_signatures=(
+            KeySignature(
+                "an AWS access key ID (AKIA…/ASIA…)",
+                re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}$"),
+                "AWS Bedrock (with its secret access key)",
+            ),
+            KeySignature(
+                "an Amazon Bedrock API key (ABSK…/bedrock-api-key-…)",
+                re.compile(r"ABSK[A-Za-z0-9+/]{100,}|bedrock-api-key-"),
+            ),
+        ),
+        mask_prefixes=("ABSK", "bedrock-api-key-", "AKIA", "ASIA"),
         config_fields=(
             ConfigField(
                 name="access_key_id",

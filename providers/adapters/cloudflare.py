@@ -10,8 +10,16 @@ from urllib.parse import quote
 import requests
 
 from providers import http
-from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
-from providers.base import AuthStyle, ConfigField, CredentialFormatError, FieldKind, ProviderSpec
+from providers.base import (
+    WRONG_KEY_KIND,
+    AuthStyle,
+    ConfigField,
+    CredentialFormatError,
+    FieldKind,
+    KeySignature,
+    ProviderAdapter,
+    ProviderSpec,
+)
 from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest, UpstreamError, Usage
 from providers.http import OutboundRequest
 from providers.verdict import KeyStatus, Verdict, accepted, failed, refused
@@ -23,7 +31,7 @@ CLOUDFLARE_TOKEN_PATTERN = r"^(?:cf[ua]t_[A-Za-z0-9]{40,}|(?!cf[ua]t_)[A-Za-z0-9
 GLOBAL_API_KEY = re.compile(r"[0-9a-f]{37}")
 
 
-class CloudflareAdapter(BaseAdapter):
+class CloudflareAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="cloudflare",
         name="Cloudflare Workers AI",
@@ -34,6 +42,8 @@ class CloudflareAdapter(BaseAdapter):
         key_hint="Cloudflare API tokens start with cfut_ or cfat_ (older tokens are 40 characters); "
         "create one with Workers AI permission under My Profile > API Tokens.",
         env_var="CLOUDFLARE_API_TOKEN",
+        key_signatures=(KeySignature("a Cloudflare API token (cfut_…/cfat_…)", re.compile(r"cf[ua]t_"), "Cloudflare"),),
+        mask_prefixes=("cfut_", "cfat_"),
         config_fields=(
             ConfigField(
                 name="account_id",

@@ -7,14 +7,13 @@ from typing import Any
 import requests
 
 from providers import http
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ProviderSpec
+from providers.base import AuthStyle, ProviderAdapter, ProviderSpec
 from providers.chat import ChatRequest, ChatResult, UpstreamError, Usage
 from providers.http import OutboundRequest
 from providers.verdict import KeyStatus, Verdict, failed, refused
 
 
-class CohereAdapter(BaseAdapter):
+class CohereAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="cohere",
         name="Cohere",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from urllib.parse import quote
 
 import requests
 
 from providers import http, openai_format
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
+from providers.base import AuthStyle, ConfigField, FieldKind, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest
 from providers.http import OutboundRequest
 from providers.verdict import KeyStatus, Verdict
@@ -21,7 +21,7 @@ SCIM_ME_PATH = "/api/2.0/preview/scim/v2/Me"
 DATABRICKS_TOKEN_PATTERN = r"^(?:dapi[0-9a-f]{32,}(?:-\d+)?|(?!dapi)[A-Za-z0-9._~+/=-]{16,4096})$"
 
 
-class DatabricksAdapter(BaseAdapter):
+class DatabricksAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="databricks",
         name="Databricks Model Serving",
@@ -32,6 +32,14 @@ class DatabricksAdapter(BaseAdapter):
         key_hint="Databricks personal access tokens start with dapi followed by 32 hexadecimal "
         "characters; OAuth tokens are also accepted.",
         env_var="DATABRICKS_TOKEN",
+        key_signatures=(
+            KeySignature(
+                "a Databricks personal access token (dapi…)",
+                re.compile(r"dapi[0-9a-f]{32}(?:-\d+)?$"),
+                "Databricks",
+            ),
+        ),
+        mask_prefixes=("dapi",),
         config_fields=(
             ConfigField(
                 name="workspace_url",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -10,8 +11,7 @@ from urllib.parse import quote
 import requests
 
 from providers import http
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ProviderSpec
+from providers.base import AuthStyle, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import (
     ChatChunk,
     ChatRequest,
@@ -29,7 +29,7 @@ from providers.verdict import KeyStatus, Verdict, refused, stream_failure
 INVALID_KEY_MESSAGES = ("API key not valid", "API key expired")
 
 
-class GoogleAdapter(BaseAdapter):
+class GoogleAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="google",
         name="Google AI (Gemini API)",
@@ -42,6 +42,11 @@ class GoogleAdapter(BaseAdapter):
         key_hint="Gemini API keys start with AQ. (new auth keys) or AIza (older standard keys); create "
         "one at https://aistudio.google.com/apikey.",
         env_var="GEMINI_API_KEY",
+        key_signatures=(
+            KeySignature("a Gemini API key (AIza…)", re.compile(r"AIza[0-9A-Za-z_-]{35}$"), "Google AI"),
+            KeySignature("a Gemini API key (AQ.…)", re.compile(r"AQ\.[A-Za-z0-9_.-]{20,}$"), "Google AI"),
+        ),
+        mask_prefixes=("AIza", "AQ.", "IQ."),
         example_models=("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro"),
     )
 

@@ -7,8 +7,7 @@ from dataclasses import replace
 import requests
 
 from providers import http
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ProviderSpec, ProviderStatus
+from providers.base import AuthStyle, ProviderAdapter, ProviderSpec, ProviderStatus
 from providers.chat import ChatRequest, ChatResult, UpstreamError
 from providers.http import OutboundRequest
 from providers.verdict import KeyStatus, Verdict
@@ -16,7 +15,7 @@ from providers.verdict import KeyStatus, Verdict
 CONTEXT_TYPES = {"system": "Instruction", "user": "Human", "assistant": "AI"}
 
 
-class InflectionAdapter(BaseAdapter):
+class InflectionAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="inflection",
         name="Inflection AI",

@@ -9,8 +9,7 @@ from typing import Any
 import requests
 
 from providers import http
-from providers.adapters._common import BaseAdapter
-from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderSpec
+from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderAdapter, ProviderSpec
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage
 from providers.http import OutboundRequest
 from providers.verdict import stream_failure
@@ -18,7 +17,7 @@ from providers.verdict import stream_failure
 DEFAULT_OLLAMA_URL = "http://localhost:11434"
 
 
-class OllamaAdapter(BaseAdapter):
+class OllamaAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="ollama",
         name="Ollama (local)",

@@ -5,19 +5,21 @@ Facts (base URLs, key formats, validation endpoints, status) are from ``shared/p
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import ClassVar
 
 import requests
 
 from providers import http, openai_format
-from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import (
     LOOSE_KEY_PATTERN,
+    WRONG_KEY_KIND,
     AuthStyle,
     ConfigField,
     CredentialFormatError,
     FieldKind,
+    KeySignature,
     ProviderSpec,
     ProviderStatus,
 )
@@ -26,7 +28,7 @@ from providers.http import OutboundRequest
 from providers.verdict import KeyStatus, Verdict, out_of_credit, refused
 
 
-class OpenAICompatibleAdapter(openai_format.OpenAIWireChat, BaseAdapter):
+class OpenAICompatibleAdapter(openai_format.OpenAIWireChat):
     """``POST {base}/chat/completions`` with ``Authorization: Bearer``.
 
     ``validation_path`` is the cheapest ``GET`` that proves a key (relative to the base URL); ``None``
@@ -69,6 +71,14 @@ class OpenAIAdapter(OpenAICompatibleAdapter):
         key_hint="OpenAI keys start with sk- (project keys with sk-proj-); create one at "
         "https://platform.openai.com/api-keys.",
         env_var="OPENAI_API_KEY",
+        key_signatures=(
+            KeySignature(
+                "an OpenAI key (sk-proj-…, sk-svcacct-… or containing T3BlbkFJ)",
+                # Not sk-ant- / sk-or-: those are Anthropic's and OpenRouter's even when they contain T3BlbkFJ.
+                re.compile(r"sk-(?!ant-|or-)(?:(?:proj|svcacct|service|admin|None)-|[A-Za-z0-9_-]*T3BlbkFJ)"),
+            ),
+        ),
+        mask_prefixes=("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"),
         example_models=("gpt-4o-mini", "gpt-4.1-mini", "gpt-4o"),
     )
 
@@ -117,6 +127,8 @@ class XAIAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^xai-[A-Za-z0-9_-]{20,}$",
         key_hint="xAI keys start with xai- (usually followed by 80 letters and digits).",
         env_var="XAI_API_KEY",
+        key_signatures=(KeySignature("an xAI key (xai-…)", re.compile(r"xai-"), "xAI"),),
+        mask_prefixes=("xai-",),
         example_models=("grok-4", "grok-3-mini"),
     )
 
@@ -167,6 +179,8 @@ class PerplexityAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^pplx-[A-Za-z0-9]{32,}$",
         key_hint="Perplexity keys start with pplx- (usually followed by 48 letters and digits).",
         env_var="PERPLEXITY_API_KEY",
+        key_signatures=(KeySignature("a Perplexity key (pplx-…)", re.compile(r"pplx-")),),
+        mask_prefixes=("pplx-",),
         validation_billed=True,
         example_models=("sonar", "sonar-pro"),
     )
@@ -210,6 +224,9 @@ class DeepSeekAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^sk-[0-9a-f]{32,}$",
         key_hint="DeepSeek keys start with sk- followed by 32 lowercase hexadecimal characters.",
         env_var="DEEPSEEK_API_KEY",
+        # Exact shape only: "sk-" alone is shared by several providers.
+        key_signatures=(KeySignature("a DeepSeek key (sk- + 32 hex)", re.compile(r"sk-[0-9a-f]{32}$")),),
+        mask_prefixes=("sk-",),
         example_models=("deepseek-chat", "deepseek-reasoner"),
     )
 
@@ -232,6 +249,8 @@ class TogetherAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^(?:tgp_v1_[A-Za-z0-9_-]{30,}|(?!tgp_)[A-Za-z0-9_-]{32,})$",
         key_hint="Together AI keys start with tgp_v1_ (older keys have no prefix).",
         env_var="TOGETHER_API_KEY",
+        key_signatures=(KeySignature("a Together AI key (tgp_v1_…)", re.compile(r"tgp_v1_")),),
+        mask_prefixes=("tgp_v1_",),
         example_models=(
             "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
             "meta-llama/Llama-3.3-70B-Instruct-Turbo",
@@ -250,6 +269,8 @@ class FireworksAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^fw_[A-Za-z0-9_-]{16,}$",
         key_hint="Fireworks AI keys start with fw_.",
         env_var="FIREWORKS_API_KEY",
+        key_signatures=(KeySignature("a Fireworks AI key (fw_…)", re.compile(r"fw_")),),
+        mask_prefixes=("fw_",),
         example_models=(
             "accounts/fireworks/models/llama-v3p1-8b-instruct",
             "accounts/fireworks/models/llama-v3p3-70b-instruct",
@@ -268,6 +289,8 @@ class GroqAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^gsk_[A-Za-z0-9]{48,56}$",
         key_hint="Groq keys start with gsk_ followed by about 52 letters and digits.",
         env_var="GROQ_API_KEY",
+        key_signatures=(KeySignature("a Groq key (gsk_…)", re.compile(r"gsk_")),),
+        mask_prefixes=("gsk_",),
         example_models=("llama-3.1-8b-instant", "llama-3.3-70b-versatile"),
     )
 
@@ -282,6 +305,8 @@ class AnyscaleAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^esecret_[A-Za-z0-9_-]{16,}$",
         key_hint="Anyscale Endpoints keys started with esecret_.",
         env_var="ANYSCALE_API_KEY",
+        key_signatures=(KeySignature("an Anyscale Endpoints key (esecret_…)", re.compile(r"esecret_"), "Anyscale"),),
+        mask_prefixes=("esecret_",),
         status=ProviderStatus.DISCONTINUED,
         status_date="2024-08-01",
         status_note="the shared (multi-tenant) Anyscale Endpoints API was removed; models are only "
@@ -388,6 +413,8 @@ class NovitaAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^sk_[A-Za-z0-9_-]{16,}$",
         key_hint="Novita AI keys start with sk_ (underscore).",
         env_var="NOVITA_API_KEY",
+        # sk_ is Novita's, but too short a prefix to refuse a key for another provider by.
+        mask_prefixes=("sk_",),
         # Older docs and many clients use this base; the current one is base_url.
         extra={"legacy_base_url": "https://api.novita.ai/v3/openai"},
         example_models=("meta-llama/llama-3.1-8b-instruct", "deepseek/deepseek-v3-0324"),
@@ -414,6 +441,8 @@ class OpenRouterAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^sk-or-v\d+-[0-9a-f]{32,}$",
         key_hint="OpenRouter keys start with sk-or-v1- followed by 64 lowercase hexadecimal characters.",
         env_var="OPENROUTER_API_KEY",
+        key_signatures=(KeySignature("an OpenRouter key (sk-or-…)", re.compile(r"sk-or-")),),
+        mask_prefixes=("sk-or-v1-",),
         example_models=(
             "openai/gpt-4o-mini",
             "anthropic/claude-sonnet-4.5",

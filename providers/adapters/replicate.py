@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 from providers import http
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ProviderSpec
+from providers.base import AuthStyle, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import (
     ChatMessage,
     ChatRequest,
@@ -37,7 +36,7 @@ def flatten_conversation(messages: list[ChatMessage]) -> str:
     return "\n\n".join([*turns, "Assistant:"])
 
 
-class ReplicateAdapter(BaseAdapter):
+class ReplicateAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="replicate",
         name="Replicate",
@@ -47,6 +46,8 @@ class ReplicateAdapter(BaseAdapter):
         key_pattern=r"^r8_[0-9A-Za-z_-]{30,}$",
         key_hint="Replicate API tokens start with r8_ (usually followed by 37 characters).",
         env_var="REPLICATE_API_TOKEN",
+        key_signatures=(KeySignature("a Replicate token (r8_…)", re.compile(r"r8_")),),
+        mask_prefixes=("r8_",),
         example_models=("meta/meta-llama-3-8b-instruct", "meta/meta-llama-3-70b-instruct"),
     )
 

@@ -227,3 +227,29 @@ NOVITA = key_of("novita")
 OPENROUTER = key_of("openrouter")
 OLLAMA_LOCAL = cfg("ollama", "local server")
 OLLAMA_CLOUD = cfg("ollama", "ollama cloud")
+
+# Example secrets with no recognisable shape (no prefix): log masking can only hide them after a credential
+# header name or "Bearer" (and ``ProviderAdapter.redact`` removes them from provider text). Every other
+# example secret must be masked wherever it appears, so its provider declares its prefix in
+# ``ProviderSpec.mask_prefixes`` (tests/providers/test_key_shapes.py).
+SHAPELESS_SECRETS = frozenset(
+    {
+        cfg("azure", "legacy 32-hex key")["api_key"],
+        cfg("azure", "84-char key, v1 API")["api_key"],
+        cfg("bedrock", "IAM long-term")["secret_access_key"],
+        cfg("bedrock", "IAM temporary")["secret_access_key"],
+        cfg("bedrock", "IAM temporary")["session_token"],
+        key_of("cohere"),
+        key_of("mistral"),
+        key_of("inflection"),
+        key_of("ai21", "uuid key"),
+        key_of("together", "older unprefixed key"),
+        key_of("hyperbolic", "jwt-like key"),
+        key_of("sambanova", "uuid-like key"),
+        cfg("lepton", "legacy endpoint")["api_token"],
+        key_of("octoai", "jwt-like token"),
+        cfg("databricks", "OAuth token")["api_token"],
+        cfg("cloudflare", "legacy token")["api_token"],
+        cfg("ollama", "ollama cloud")["api_key"],
+    }
+)

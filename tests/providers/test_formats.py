@@ -112,7 +112,7 @@ def test_empty_or_non_string_credential_is_refused_with_its_code(provider_id: st
     assert refusal(get_adapter_class(provider_id), raw).code == code
 
 
-@pytest.mark.parametrize("method", ["parse_credential", "coerce_config"])
+@pytest.mark.parametrize("method", ["parse_credential", "coerce_config", "check_field"])
 def test_every_adapter_parses_credentials_with_the_shared_code(method: str) -> None:
     """The tables above and below test one provider per kind because no adapter has its own version."""
     shared = getattr(ProviderAdapter, method).__func__
@@ -228,7 +228,7 @@ def test_cloudflare_global_api_key_is_refused_asking_for_an_api_token() -> None:
 @pytest.mark.parametrize(("provider_id", "credential"), STRING_KEY_EXAMPLES)
 def test_a_providers_own_key_is_never_taken_for_another_kind(provider_id: str, credential: str) -> None:
     adapter_cls = get_adapter_class(provider_id)
-    adapter_cls.check_key_kind(credential)  # type: ignore[attr-defined]
+    adapter_cls.check_key_kind(credential)
 
 
 # ---- discontinued providers ---------------------------------------------------------------------
