@@ -1,9 +1,13 @@
 """What every provider adapter declares, and the credential format checks they share.
 
-An adapter class carries its provider's facts as a frozen ``ProviderSpec`` (class attribute). An
-adapter *instance* is made for one call with the decrypted credential and is thrown away after it:
-no shared object ever holds a key (the legacy Node.js system swapped keys on a shared loader and
-leaked them between concurrent requests).
+An adapter class carries its provider's facts as a frozen ``ProviderSpec`` (class attribute), key shapes
+included. An adapter *instance* is made for one call with the decrypted credential and is thrown away
+after it: no shared object ever holds a key (the legacy Node.js system swapped keys on a shared loader
+and leaked them between concurrent requests).
+
+An adapter overrides the hooks where its provider differs: ``check_key_kind`` (kinds of key that cannot
+chat), ``validation_request``, ``read_answer`` (its rows of the one verdict, ``providers.verdict``),
+``chat`` and ``stream_chat``.
 """
 
 from __future__ import annotations
@@ -227,13 +231,12 @@ class ProviderAdapter:
     @classmethod
     def check_key(cls, key: str) -> str:
         """Check a string key: not another provider's (``wrong_key_kind``), then the provider's pattern."""
-        if not looks_masked(key):
-            cls.check_key_kind(key)
         if looks_masked(key):
             raise CredentialFormatError(
                 "apiKey looks like a masked value (it contains '...', '…' or '•'); send the full key.",
                 code="invalid_key_format",
             )
+        cls.check_key_kind(key)
         pattern = cls.spec.key_pattern or LOOSE_KEY_PATTERN
         if not re.fullmatch(pattern, key):
             raise CredentialFormatError(

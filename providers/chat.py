@@ -1,8 +1,10 @@
 """The chat call every adapter implements, and the upstream errors it raises.
 
 An adapter turns a ``ChatRequest`` into its provider's request, and the answer into a ``ChatResult``
-(text, token usage or None where the provider gives none, finish reason). Streaming adapters yield
-``ChatChunk``s; the HTTP status is checked before the first chunk, so failover can still happen.
+(text, token usage or None where the provider gives none, the provider's finish reason and the same in
+OpenAI's words). Streaming adapters yield ``ChatChunk``s; the HTTP status is checked before the first
+chunk, so failover can still happen. An error answer is read into the adapter's verdict
+(``providers.verdict``), and raised as the ``Upstream*`` error it names, carrying the verdict.
 """
 
 from __future__ import annotations

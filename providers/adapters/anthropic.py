@@ -39,7 +39,6 @@ class AnthropicAdapter(ProviderAdapter):
         env_var="ANTHROPIC_API_KEY",
         key_signatures=(KeySignature("an Anthropic key (sk-ant-…)", re.compile(r"sk-ant-")),),
         mask_prefixes=("sk-ant-",),
-        extra={"anthropic_version": ANTHROPIC_VERSION},
         example_models=("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"),
     )
 

@@ -47,8 +47,9 @@ class OllamaAdapter(ProviderAdapter):
         ),
         secret_field="api_key",
         env_config=(("base_url", "OLLAMA_HOST"), ("api_key", "OLLAMA_API_KEY")),
-        # A local Ollama server speaks plain http; the SSRF guard still applies to its address.
-        extra={"base_url_field": "base_url", "cloud_base_url": "https://ollama.com", "allow_http": True},
+        # A local Ollama server speaks plain http; the SSRF guard still applies to its address. Ollama
+        # cloud is base_url https://ollama.com with an api_key.
+        extra={"base_url_field": "base_url", "allow_http": True},
         example_models=("llama3.2", "qwen2.5", "gemma3"),
     )
 

@@ -407,6 +407,7 @@ class NovitaAdapter(OpenAICompatibleAdapter):
     spec = ProviderSpec(
         id="novita",
         name="Novita AI",
+        # Older docs and many clients use https://api.novita.ai/v3/openai.
         base_url="https://api.novita.ai/openai/v1",
         auth_style=AuthStyle.BEARER,
         docs_url="https://novita.ai/docs/guides/llm-api",
@@ -415,8 +416,6 @@ class NovitaAdapter(OpenAICompatibleAdapter):
         env_var="NOVITA_API_KEY",
         # sk_ is Novita's, but too short a prefix to refuse a key for another provider by.
         mask_prefixes=("sk_",),
-        # Older docs and many clients use this base; the current one is base_url.
-        extra={"legacy_base_url": "https://api.novita.ai/v3/openai"},
         example_models=("meta-llama/llama-3.1-8b-instruct", "deepseek/deepseek-v3-0324"),
     )
 
