@@ -8,34 +8,52 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 
 # Header names whose values are credentials.
 _HEADER_RE = re.compile(
     r"(?i)(authorization|x-api-key|api-key|x-goog-api-key|x-auth-key|proxy-authorization|x-amz-security-token)"
     r"(['\"]?\s*[:=]\s*['\"]?)(bearer\s+|token\s+|basic\s+|aws4-hmac-sha256\s+)?([^\s'\",}]+)"
 )
-# Key-shaped strings: provider prefixes, our own API tokens, AWS ids, and long opaque tokens.
-_KEY_RES = [
-    re.compile(r"\bbyokt_[A-Za-z0-9]+\.[A-Za-z0-9_-]+"),
-    re.compile(
-        r"\b(sk-ant-|sk-or-v1-|sk-proj-|sk-svcacct-|sk-admin-|sk-|sk_|xai-|gsk_|pplx-|r8_|tgp_v1_|fw_|"
-        r"dapi|cfut_|cfat_|esecret_|AIza|AQ\.|ABSK|bedrock-api-key-)[A-Za-z0-9_\-.+/=]{8,}"
-    ),
-    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
-    re.compile(r"([?&](key|api_key|apikey|token|access_token)=)[^&\s]+", re.IGNORECASE),
-]
-
-
+# A token after "Bearer" or "token" (one with a digit, so prose like "bearer tokens" is left alone).
 _BEARER_RE = re.compile(r"(?i)\b(bearer|token)(\s+)(?!\*\*\*)(?=[A-Za-z0-9_\-.~+/=]*\d)[A-Za-z0-9_\-.~+/=]{16,}")
+# Our own API tokens.
+_API_TOKEN_RE = re.compile(r"\bbyokt_[A-Za-z0-9]+\.[A-Za-z0-9_-]+")
+# Credentials in a query string (providers take keys in headers, but a URL may still carry one).
+_QUERY_RE = re.compile(r"([?&](key|api_key|apikey|token|access_token)=)[^&\s]+", re.IGNORECASE)
+# What follows a registered key prefix: the key's characters (8 or more).
+_KEY_BODY = r"[A-Za-z0-9_\-.+/=]{8,}"
+
+# Key prefixes of the providers' keys ("sk-ant-", "gsk_", ...): a key starting with one is masked wherever
+# it appears. The apps that know them register them at start-up (``register_key_prefixes``): common
+# imports no app, and ``providers`` registers every registered provider's.
+_key_prefixes: set[str] = set()
+_prefixed_key_re: re.Pattern[str] | None = None
+
+
+def register_key_prefixes(prefixes: Iterable[str]) -> None:
+    """Mask keys starting with any of ``prefixes`` from now on (added to those registered before)."""
+    global _prefixed_key_re
+    new = set(prefixes)
+    if any(not prefix or not prefix.isprintable() or any(c.isspace() for c in prefix) for prefix in new):
+        raise ValueError("A key prefix is a non-empty run of printable characters without spaces.")
+    _key_prefixes.update(new)
+    # Longest first: "sk-ant-" is tried before "sk-", so the masked text keeps the more telling prefix.
+    ordered = sorted(_key_prefixes, key=lambda prefix: (-len(prefix), prefix))
+    _prefixed_key_re = re.compile(r"\b(" + "|".join(re.escape(prefix) for prefix in ordered) + ")" + _KEY_BODY)
+
+
+def registered_key_prefixes() -> frozenset[str]:
+    return frozenset(_key_prefixes)
 
 
 def mask_secrets(text: str) -> str:
     text = _HEADER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}***", text)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    text = _KEY_RES[0].sub("byokt_***", text)
-    text = _KEY_RES[1].sub(lambda m: f"{m.group(1)}***", text)
-    text = _KEY_RES[2].sub(lambda m: f"{m.group(1)}***", text)
-    text = _KEY_RES[3].sub(lambda m: f"{m.group(1)}***", text)
+    text = _API_TOKEN_RE.sub("byokt_***", text)
+    if _prefixed_key_re is not None:
+        text = _prefixed_key_re.sub(lambda m: f"{m.group(1)}***", text)
+    text = _QUERY_RE.sub(lambda m: f"{m.group(1)}***", text)
     return text
 
 

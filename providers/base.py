@@ -1,27 +1,33 @@
 """What every provider adapter declares, and the credential format checks they share.
 
-An adapter class carries its provider's facts as a frozen ``ProviderSpec`` (class attribute). An
-adapter *instance* is made for one call with the decrypted credential and is thrown away after it:
-no shared object ever holds a key (the legacy Node.js system swapped keys on a shared loader and
-leaked them between concurrent requests).
+An adapter class carries its provider's facts as a frozen ``ProviderSpec`` (class attribute), key shapes
+included. An adapter *instance* is made for one call with the decrypted credential and is thrown away
+after it: no shared object ever holds a key (the legacy Node.js system swapped keys on a shared loader
+and leaked them between concurrent requests).
+
+An adapter overrides the hooks where its provider differs: ``check_key_kind`` (kinds of key that cannot
+chat), ``validation_request``, ``read_answer`` (its rows of the one verdict, ``providers.verdict``),
+``chat`` and ``stream_chat``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+import requests
 
-    import requests
-
-    from providers.chat import ChatChunk, ChatRequest, ChatResult
-    from providers.http import OutboundRequest
-    from providers.validation import ValidationResult
+from common.masking import redact_values
+from providers import chat
+from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamBadRequest
+from providers.http import OutboundRequest
+from providers.settings import base_url_env_var, effective_base_url
+from providers.verdict import Verdict, cross_provider_verdict
 
 # A credential is the provider's key as a string, or for providers with config fields a dict of
 # field name -> string value.
@@ -73,6 +79,25 @@ class ConfigField:
 
 
 @dataclass(frozen=True)
+class KeySignature:
+    """A key shape that unmistakably belongs to one provider: such a key given for another provider is
+    refused naming its own (``wrong_key_kind``).
+
+    Prefix routing is ambiguous (several providers use ``sk-``, several use no prefix at all), so the
+    provider the user chose always wins and a signature only names a key when its shape is unmistakable.
+    Signatures of different providers never match the same key (tests/providers/test_key_shapes.py), so
+    the order they are tried in does not matter.
+    """
+
+    # Completes "This looks like ...".
+    description: str
+    # Matched at the start of the key.
+    pattern: re.Pattern[str]
+    # Completes "choose ... as the provider" where the spec's name is not the best words for it.
+    provider_name: str = ""
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     id: str
     name: str
@@ -85,6 +110,12 @@ class ProviderSpec:
     key_hint: str
     # Environment variable holding the operator's system key (for config providers: the secret).
     env_var: str | None
+    # Key shapes only this provider issues (the wrong-kind check of every other provider refuses them).
+    key_signatures: tuple[KeySignature, ...] = ()
+    # Literal prefixes of this provider's secrets: log masking hides a key starting with one wherever it
+    # appears (``providers.apps`` registers them with ``common.masking``). A provider whose keys have no
+    # prefix relies on masking by header name and on ``ProviderAdapter.redact``.
+    mask_prefixes: tuple[str, ...] = ()
     config_fields: tuple[ConfigField, ...] = ()
     # Config providers: which field is the secret whose last four characters are shown.
     secret_field: str | None = None
@@ -104,7 +135,7 @@ class ProviderSpec:
 
     @property
     def env_base_url_var(self) -> str:
-        return f"BYOK_{self.id.upper()}_BASE_URL"
+        return base_url_env_var(self.id)
 
 
 class CredentialFormatError(ValueError):
@@ -151,6 +182,26 @@ def looks_masked(value: str) -> bool:
     return "…" in value or "..." in value or "•" in value or "****" in value
 
 
+WRONG_KEY_KIND = "wrong_key_kind"
+
+# Every registered provider's key signatures, filled by ``providers.registry`` when it is imported: the
+# registry sits above the adapters, so the wrong-kind check cannot import it.
+_registered_signatures: list[tuple[ProviderSpec, KeySignature]] = []
+
+
+def register_key_signatures(specs: Iterable[ProviderSpec]) -> None:
+    """Make ``specs``' key signatures the ones the wrong-kind check knows."""
+    _registered_signatures[:] = [(spec, signature) for spec in specs for signature in spec.key_signatures]
+
+
+def foreign_signature(key: str, *, provider_id: str) -> tuple[ProviderSpec, KeySignature] | None:
+    """The provider (and signature) other than ``provider_id`` that ``key`` unmistakably belongs to."""
+    for spec, signature in _registered_signatures:
+        if signature.pattern.match(key):
+            return None if spec.id == provider_id else (spec, signature)
+    return None
+
+
 class ProviderAdapter:
     """Base adapter. Subclasses set ``spec`` and override hooks where their provider differs."""
 
@@ -179,12 +230,13 @@ class ProviderAdapter:
 
     @classmethod
     def check_key(cls, key: str) -> str:
-        """Check a string key against the provider's pattern; subclasses add wrong-kind checks."""
+        """Check a string key: not another provider's (``wrong_key_kind``), then the provider's pattern."""
         if looks_masked(key):
             raise CredentialFormatError(
                 "apiKey looks like a masked value (it contains '...', '…' or '•'); send the full key.",
                 code="invalid_key_format",
             )
+        cls.check_key_kind(key)
         pattern = cls.spec.key_pattern or LOOSE_KEY_PATTERN
         if not re.fullmatch(pattern, key):
             raise CredentialFormatError(
@@ -239,15 +291,27 @@ class ProviderAdapter:
 
     @classmethod
     def check_field(cls, spec_field: ConfigField, value: object) -> str:
+        try:
+            return cls._check_field(spec_field, value)
+        except CredentialFormatError as error:
+            # clean_key_string() does not know the field; the API reports errors per field.
+            if error.field is None:
+                error.field = spec_field.name
+            raise
+
+    @classmethod
+    def _check_field(cls, spec_field: ConfigField, value: object) -> str:
         cleaned = clean_key_string(value, what=f"'{spec_field.name}'")
         if spec_field.kind is FieldKind.SECRET:
+            if not looks_masked(cleaned):
+                cls.check_key_kind(cleaned, field=spec_field.name)
             check_ascii_secret(cleaned, what=f"'{spec_field.name}'")
-        if spec_field.kind is FieldKind.SECRET and looks_masked(cleaned):
-            raise CredentialFormatError(
-                f"'{spec_field.name}' looks like a masked value; send the full secret.",
-                code="invalid_key_format",
-                field=spec_field.name,
-            )
+            if looks_masked(cleaned):
+                raise CredentialFormatError(
+                    f"'{spec_field.name}' looks like a masked value; send the full secret.",
+                    code="invalid_key_format",
+                    field=spec_field.name,
+                )
         if spec_field.kind is FieldKind.URL:
             cleaned = check_url_shape(cleaned, field_name=spec_field.name)
         if spec_field.pattern and not re.fullmatch(spec_field.pattern, cleaned):
@@ -257,6 +321,22 @@ class ProviderAdapter:
                 field=spec_field.name,
             )
         return cleaned
+
+    @classmethod
+    def check_key_kind(cls, key: str, *, field: str | None = None) -> None:
+        """Refuse a credential that is the wrong kind: another provider's key (its signature), or a kind
+        of this provider's that cannot chat (adapters check their own kinds first)."""
+        found = foreign_signature(key, provider_id=cls.spec.id)
+        if found is None:
+            return
+        owner, signature = found
+        raise CredentialFormatError(
+            f"This looks like {signature.description}, not a key for {cls.spec.name}. "
+            f"If it is, choose {signature.provider_name or owner.name} as the provider; otherwise paste your "
+            f"{cls.spec.name} key. {cls.spec.key_hint}".strip(),
+            code=WRONG_KEY_KIND,
+            field=field,
+        )
 
     # ---- calling the provider -------------------------------------------------------------
     @property
@@ -268,8 +348,6 @@ class ProviderAdapter:
         field_name = self.spec.extra.get("base_url_field")
         if field_name and isinstance(self.credential, dict) and self.credential.get(field_name):
             return self.credential[field_name].rstrip("/")
-        from providers.registry import effective_base_url
-
         return effective_base_url(self.spec).rstrip("/")
 
     def secret(self) -> str:
@@ -287,8 +365,6 @@ class ProviderAdapter:
     def redact(self, text: str) -> str:
         """Remove this adapter's own secrets from provider-supplied text (error bodies sometimes echo
         a key, and not every key has a prefix the log filter would recognise)."""
-        from common.masking import redact_values
-
         return redact_values(text, self.secret_values())
 
     def auth_headers(self) -> dict[str, str]:
@@ -315,8 +391,6 @@ class ProviderAdapter:
         headers: dict[str, str] | None = None,
         url: str | None = None,
     ) -> OutboundRequest:
-        from providers.http import OutboundRequest
-
         return OutboundRequest(
             method=method,
             url=url or f"{self.base_url()}{path}",
@@ -330,37 +404,32 @@ class ProviderAdapter:
         """The cheapest authenticated request that proves the key, or None if there is none."""
         return None
 
-    def interpret_validation(self, response: requests.Response) -> ValidationResult:
-        from providers.validation import default_interpretation
+    # ---- reading an answer: one verdict for validation, chat and the gateway ----------------------
+    def read_answer(self, response: requests.Response) -> Verdict:
+        """The one reading of this provider's answers (status, body, headers), whichever request they
+        answer. Adapters add their provider's rows and return ``super().read_answer(response)`` for the
+        rest; a row that only holds for one endpoint says so (``http.answers_path``)."""
+        return cross_provider_verdict(response, provider_name=self.spec.name)
 
-        return default_interpretation(response, provider_name=self.spec.name)
+    def verdict(self, response: requests.Response) -> Verdict:
+        """``read_answer`` with this adapter's own secrets removed from its texts."""
+        return self.read_answer(response).redacted(self.redact)
 
     # ---- chat ---------------------------------------------------------------------------
     # Whether ``stream_chat`` streams from the provider (otherwise the answer is one chunk).
     streams: ClassVar[bool] = False
 
-    def raise_for_chat_status(self, response: requests.Response) -> None:
-        """Provider-specific reading of an error answer; fall through to the shared rule by returning."""
-
     def send_chat(self, outbound: OutboundRequest, *, stream: bool = False) -> requests.Response:
-        from providers.chat import send_chat
-
-        return send_chat(
-            outbound, provider_name=self.spec.name, stream=stream, raise_for_status=self.raise_for_chat_status
-        )
+        return chat.send_chat(outbound, provider_name=self.spec.name, stream=stream, read_answer=self.verdict)
 
     def chat(self, request: ChatRequest) -> ChatResult:
         """One chat completion. Raises ``providers.chat.UpstreamError`` subclasses."""
-        from providers.chat import UpstreamBadRequest
-
         raise UpstreamBadRequest(f"{self.spec.name} does not support chat through this service.")
 
     def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Chat as chunks. The provider call happens before this returns, so errors (and failover)
         come before the first chunk."""
-        from providers.chat import single_chunk_stream
-
-        return single_chunk_stream(self.chat(request))
+        return chat.single_chunk_stream(self.chat(request))
 
     # ---- display ------------------------------------------------------------------------
     @classmethod
@@ -374,8 +443,6 @@ class ProviderAdapter:
 
 def check_url_shape(value: str, *, field_name: str) -> str:
     """Parse a URL field (shape only; the SSRF policy is applied before any request)."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

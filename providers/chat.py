@@ -1,20 +1,24 @@
 """The chat call every adapter implements, and the upstream errors it raises.
 
 An adapter turns a ``ChatRequest`` into its provider's request, and the answer into a ``ChatResult``
-(text, token usage or None where the provider gives none, finish reason). Streaming adapters yield
-``ChatChunk``s; the HTTP status is checked before the first chunk, so failover can still happen.
+(text, token usage or None where the provider gives none, the provider's finish reason and the same in
+OpenAI's words). Streaming adapters yield ``ChatChunk``s; the HTTP status is checked before the first
+chunk, so failover can still happen. An error answer is read into the adapter's verdict
+(``providers.verdict``), and raised as the ``Upstream*`` error it names, carrying the verdict.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from django.conf import settings
 
 from providers import http
+from providers.verdict import ChatErrorCode, Verdict
 
 
 @dataclass(frozen=True)
@@ -63,21 +67,64 @@ class Usage:
         }
 
 
+# Provider finish reasons in OpenAI's words (stop, length, tool_calls, content_filter). Any other reason
+# a finished answer gives reads as "stop".
+OPENAI_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "STOP": "stop",
+    "COMPLETE": "stop",
+    "stop": "stop",
+    "max_tokens": "length",
+    "MAX_TOKENS": "length",
+    "length": "length",
+    "tool_use": "tool_calls",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "SAFETY": "content_filter",
+    "guardrail_intervened": "content_filter",
+    "RECITATION": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "SPII": "content_filter",
+    "refusal": "content_filter",
+}
+
+
+def openai_finish_reason(reason: str | None) -> str | None:
+    """A provider's finish reason in OpenAI's words; None (not finished, or not said) stays None."""
+    if reason is None:
+        return None
+    return OPENAI_FINISH_REASONS.get(reason, "stop")
+
+
 @dataclass(frozen=True)
 class ChatResult:
     text: str
     usage: Usage | None
+    # The provider's own finish reason (``/api/inference`` shows it as it is), or None.
     finish_reason: str | None
     model: str
+    # The same in OpenAI's words; a finished answer always has one ("stop" where the provider says none).
+    openai_finish_reason: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "openai_finish_reason", openai_finish_reason(self.finish_reason) or "stop")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChatChunk:
     """A piece of streamed text; the last chunk may carry usage and the finish reason."""
 
     text: str = ""
+    # The provider's own finish reason, on the chunk that ends the answer.
     finish_reason: str | None = None
     usage: Usage | None = None
+    # The same in OpenAI's words (None where ``finish_reason`` is None).
+    openai_finish_reason: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "openai_finish_reason", openai_finish_reason(self.finish_reason))
 
 
 # ---- upstream errors ----------------------------------------------------------------------------
@@ -88,35 +135,68 @@ DEFAULT_RETRY_AFTER = 10
 
 
 class UpstreamError(Exception):
-    """The provider refused or failed a chat call. Messages never contain a credential."""
+    """The provider refused or failed a chat call. Messages never contain a credential.
+
+    ``verdict`` is what the provider's answer meant (the key status it implies, failover, temporary);
+    an error not read from an answer (a timeout, an unreadable body) learnt nothing about the key.
+    """
 
     http_status = 502
-    code = "upstream_error"
+    code: str = ChatErrorCode.FAILED.value
     # Whether another key might succeed where this one failed (401/402/403/429).
     failover = False
 
-    def __init__(self, message: str, *, upstream_status: int | None = None, retry_after: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_status: int | None = None,
+        retry_after: int | None = None,
+        verdict: Verdict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.upstream_status = upstream_status
         self.retry_after = retry_after
+        self.verdict = verdict or Verdict(
+            None,
+            message,
+            ChatErrorCode(self.code),
+            message,
+            http_status=upstream_status,
+            retry_after=retry_after,
+            temporary=self.code in (ChatErrorCode.TIMEOUT, ChatErrorCode.RATE_LIMITED),
+        )
+
+    @classmethod
+    def from_verdict(cls, verdict: Verdict) -> UpstreamError:
+        """The error a chat call raises for an error answer, of the class ``verdict.error`` names."""
+        code = verdict.error or ChatErrorCode.FAILED
+        error_class = ERROR_CLASSES[code]
+        retry_after = (verdict.retry_after or DEFAULT_RETRY_AFTER) if code is ChatErrorCode.RATE_LIMITED else None
+        return error_class(
+            verdict.message or verdict.reason,
+            upstream_status=verdict.upstream_status,
+            retry_after=retry_after,
+            verdict=verdict,
+        )
 
 
 class UpstreamAuthError(UpstreamError):
     """Bad, revoked or unauthorised key (401/403)."""
 
-    code = "upstream_auth_failed"
+    code = ChatErrorCode.AUTH_FAILED.value
     failover = True
 
 
 class UpstreamNoCredit(UpstreamError):
-    code = "upstream_no_credit"
+    code = ChatErrorCode.NO_CREDIT.value
     failover = True
 
 
 class UpstreamRateLimited(UpstreamError):
     http_status = 429
-    code = "upstream_rate_limited"
+    code = ChatErrorCode.RATE_LIMITED.value
     failover = True
 
 
@@ -124,54 +204,36 @@ class UpstreamBadRequest(UpstreamError):
     """Unknown model, bad parameters: the provider's own message, as a 400."""
 
     http_status = 400
-    code = "upstream_bad_request"
+    code = ChatErrorCode.BAD_REQUEST.value
 
 
 class UpstreamTimeout(UpstreamError):
     http_status = 504
-    code = "upstream_timeout"
+    code = ChatErrorCode.TIMEOUT.value
 
 
-def error_message(response: requests.Response) -> str:
-    from providers.validation import body_text
-
-    return body_text(response) or f"HTTP {response.status_code}"
-
-
-def raise_for_chat_status(response: requests.Response, *, provider_name: str) -> None:
-    """Map a non-2xx chat answer to the upstream error hierarchy."""
-    code = response.status_code
-    if 200 <= code < 300:
-        return
-    detail = error_message(response)
-    if code in (401, 403):
-        raise UpstreamAuthError(f"{provider_name} refused the key ({code}: {detail}).", upstream_status=code)
-    if code == 402 or (code == 429 and "insufficient_quota" in response.text):
-        raise UpstreamNoCredit(
-            f"{provider_name} reports no credit for this key ({code}: {detail}).", upstream_status=code
-        )
-    if code == 429:
-        raise UpstreamRateLimited(
-            f"{provider_name} is rate-limiting this key ({detail}).",
-            upstream_status=code,
-            retry_after=http.retry_after_seconds(response) or DEFAULT_RETRY_AFTER,
-        )
-    if code in (400, 404, 410, 413, 422):
-        raise UpstreamBadRequest(f"{provider_name}: {detail}", upstream_status=code)
-    raise UpstreamError(f"{provider_name} failed ({code}: {detail}).", upstream_status=code)
+ERROR_CLASSES: dict[ChatErrorCode, type[UpstreamError]] = {
+    ChatErrorCode(error_class.code): error_class
+    for error_class in (
+        UpstreamError,
+        UpstreamAuthError,
+        UpstreamNoCredit,
+        UpstreamRateLimited,
+        UpstreamBadRequest,
+        UpstreamTimeout,
+    )
+}
 
 
 def send_chat(
     request: http.OutboundRequest,
     *,
     provider_name: str,
+    read_answer: Callable[[requests.Response], Verdict],
     stream: bool = False,
-    raise_for_status: Callable[[requests.Response], None] | None = None,
 ) -> requests.Response:
-    """Send a chat request with the inference timeout; network trouble becomes an upstream error, and
-    an error status is read by ``raise_for_status`` (default: ``raise_for_chat_status``)."""
-    from django.conf import settings
-
+    """Send a chat request with the inference timeout. Network trouble becomes an upstream error; an
+    error answer is read by ``read_answer`` (the adapter's verdict) into the error it names."""
     try:
         response = http.send(request, timeout=settings.BYOK_INFERENCE_TIMEOUT, stream=stream, retries=0)
     except http.ProviderTimeout as exc:
@@ -182,9 +244,7 @@ def send_chat(
         raise UpstreamError(str(exc)) from None
     if not 200 <= response.status_code < 300:
         with response:
-            if raise_for_status is not None:
-                raise_for_status(response)
-            raise_for_chat_status(response, provider_name=provider_name)
+            raise UpstreamError.from_verdict(read_answer(response))
     return response
 
 

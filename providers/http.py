@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from common.masking import mask_secrets
 from providers import ssrf
 
 logger = logging.getLogger("byok.providers.http")
@@ -241,3 +242,32 @@ def json_or_empty(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return {}
+
+
+def body_text(response: requests.Response) -> str:
+    """A short, credential-free excerpt of an error body for reasons and messages (providers never echo
+    keys whole, but they may echo a prefix, so it is masked anyway)."""
+    data = json_or_empty(response)
+    message: Any = None
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("code") or error.get("type")
+        elif isinstance(error, str):
+            message = error
+        message = message or data.get("message") or data.get("detail")
+        if isinstance(message, list):
+            message = "; ".join(str(item) for item in message)
+    text = str(message) if message else response.text[:200]
+    return mask_secrets(" ".join(text.split()))[:200]
+
+
+def error_message(response: requests.Response) -> str:
+    """``body_text``, or the status where the body says nothing."""
+    return body_text(response) or f"HTTP {response.status_code}"
+
+
+def answers_path(response: requests.Response, suffix: str) -> bool:
+    """Whether ``response`` answers a request whose URL path ends in ``suffix``: for a reading that only
+    holds for one endpoint (a 403 from a token-check endpoint is a bad token; from chat it is not)."""
+    return urlsplit(response.url or "").path.endswith(suffix)

@@ -4,20 +4,14 @@ Mistral, DeepSeek, OpenRouter, … and Azure, Databricks) and by this service's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
 from providers import http
+from providers.base import ProviderAdapter
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, iter_sse_json
-
-if TYPE_CHECKING:
-    from providers.base import ProviderAdapter
-    from providers.http import OutboundRequest
-
-    _Base = ProviderAdapter
-else:
-    _Base = object
+from providers.http import OutboundRequest
 
 
 def request_body(request: ChatRequest, *, model: str | None = None, stream: bool = False) -> dict[str, Any]:
@@ -61,17 +55,18 @@ def parse_response(data: Any, *, provider_name: str, model: str) -> ChatResult:
 def iter_stream(response: requests.Response) -> Iterator[ChatChunk]:
     with response:
         for event in iter_sse_json(response):
-            chunk = ChatChunk(usage=parse_usage(event.get("usage")))
             choices = event.get("choices") or []
-            if choices and isinstance(choices[0], dict):
-                delta = choices[0].get("delta") or {}
-                chunk.text = str(delta.get("content") or "")
-                chunk.finish_reason = choices[0].get("finish_reason")
+            choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+            chunk = ChatChunk(
+                text=str((choice.get("delta") or {}).get("content") or ""),
+                finish_reason=choice.get("finish_reason"),
+                usage=parse_usage(event.get("usage")),
+            )
             if chunk.text or chunk.finish_reason or chunk.usage:
                 yield chunk
 
 
-class OpenAIWireChat(_Base):
+class OpenAIWireChat(ProviderAdapter):
     """``chat``/``stream_chat`` for adapters whose ``chat_http_request`` speaks the OpenAI format."""
 
     streams = True

@@ -6,8 +6,6 @@ provider reference table and is the order of ``GET /api/byok/providers``.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 from providers.adapters.anthropic import AnthropicAdapter
@@ -38,7 +36,7 @@ from providers.adapters.openai_compat import (
     XAIAdapter,
 )
 from providers.adapters.replicate import ReplicateAdapter
-from providers.base import ProviderAdapter, ProviderSpec
+from providers.base import ProviderAdapter, register_key_signatures
 
 REGISTRY: dict[str, type[ProviderAdapter]] = {
     "openai": OpenAIAdapter,
@@ -68,6 +66,9 @@ REGISTRY: dict[str, type[ProviderAdapter]] = {
     "openrouter": OpenRouterAdapter,
     "ollama": OllamaAdapter,
 }
+
+# The wrong-kind check refuses a key that plainly belongs to another registered provider.
+register_key_signatures(adapter_cls.spec for adapter_cls in REGISTRY.values())
 
 
 class UnknownProviderError(LookupError):
@@ -115,25 +116,6 @@ def provider_public_dict(adapter_cls: type[ProviderAdapter]) -> dict[str, Any]:
     }
 
 
-def _settings_base_url_overrides() -> Mapping[str, str]:
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
-    try:
-        overrides = getattr(settings, "BYOK_BASE_URL_OVERRIDES", None)
-    except ImproperlyConfigured:
-        # Used outside a Django project (a script, the Django-free provider tests): env only.
-        return {}
-    return overrides or {}
-
-
-def effective_base_url(spec: ProviderSpec) -> str:
-    """The base URL to call: the ``BYOK_<ID>_BASE_URL`` override if the operator set one, else the default.
-
-    Settings are read on each call, never at import time.
-    """
-    override = _settings_base_url_overrides().get(spec.id) or os.environ.get(spec.env_base_url_var, "")
-    override = override.strip()
-    if override:
-        return override.rstrip("/")
-    return spec.base_url
+def key_mask_prefixes() -> list[str]:
+    """Every registered provider's key prefixes, for log masking (``providers.apps`` registers them)."""
+    return sorted({prefix for adapter_cls in REGISTRY.values() for prefix in adapter_cls.spec.mask_prefixes})

@@ -1,37 +1,21 @@
-"""Live validation: each provider's cheapest authenticated request, read by the cross-provider rule
-(``shared/providers.md``) and the provider's own overrides.
+"""Live validation: each provider's cheapest authenticated request, read into the adapter's verdict
+(``providers.verdict``: the cross-provider rule of ``shared/providers.md`` plus the provider's own rows).
 
-| answer                       | result                                   |
-|------------------------------|------------------------------------------|
-| 2xx (+ provider body check)  | valid                                    |
-| 401                          | invalid                                  |
-| 403                          | restricted (valid key lacking a scope)   |
-| 402, 429 insufficient_quota  | no_credit                                |
-| 429                          | unverified (rate limited; retry later)   |
-| 5xx, 529, timeout, network   | unverified (nothing known)               |
+The key status is the verdict's; an answer that says nothing about the key (a rate limit, a 5xx, an
+unexpected status), a timeout or a network error leave the key ``unverified``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 
-import requests
 from django.conf import settings
 
 from providers import http
+from providers.base import ProviderAdapter
+from providers.verdict import KeyStatus, Verdict
 
-if TYPE_CHECKING:
-    from providers.base import ProviderAdapter
-
-
-class KeyStatus(StrEnum):
-    VALID = "valid"
-    INVALID = "invalid"
-    RESTRICTED = "restricted"
-    NO_CREDIT = "no_credit"
-    UNVERIFIED = "unverified"
+__all__ = ["BILLED_REASON", "KeyStatus", "ValidationResult", "invalid", "valid", "validate"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +29,11 @@ class ValidationResult:
     def usable(self) -> bool:
         return self.status is not KeyStatus.INVALID
 
+    @classmethod
+    def of(cls, verdict: Verdict) -> ValidationResult:
+        """What a validation reports for a verdict: nothing learnt about the key is ``unverified``."""
+        return cls(verdict.key_status or KeyStatus.UNVERIFIED, verdict.reason, verdict.http_status, verdict.retry_after)
+
 
 def valid(reason: str = "The provider accepted the key.", code: int | None = 200) -> ValidationResult:
     return ValidationResult(KeyStatus.VALID, reason, code)
@@ -52,73 +41,6 @@ def valid(reason: str = "The provider accepted the key.", code: int | None = 200
 
 def invalid(reason: str, code: int | None = None) -> ValidationResult:
     return ValidationResult(KeyStatus.INVALID, reason, code)
-
-
-def body_text(response: requests.Response) -> str:
-    """A short, credential-free excerpt of an error body for reasons (providers never echo keys whole,
-    but they may echo a prefix, so it is masked anyway)."""
-    from common.masking import mask_secrets
-
-    data = http.json_or_empty(response)
-    message: Any = None
-    if isinstance(data, dict):
-        error = data.get("error", data)
-        if isinstance(error, dict):
-            message = error.get("message") or error.get("code") or error.get("type")
-        elif isinstance(error, str):
-            message = error
-        message = message or data.get("message") or data.get("detail")
-        if isinstance(message, list):
-            message = "; ".join(str(item) for item in message)
-    text = str(message) if message else response.text[:200]
-    return mask_secrets(" ".join(text.split()))[:200]
-
-
-def default_interpretation(response: requests.Response, *, provider_name: str) -> ValidationResult:
-    """The cross-provider rule."""
-    code = response.status_code
-    detail = body_text(response)
-    suffix = f" ({detail})" if detail else ""
-    if 200 <= code < 300:
-        return valid(f"{provider_name} accepted the key.", code)
-    if code == 401:
-        return invalid(f"{provider_name} rejected the key as invalid or revoked{suffix}. Create a new key.", code)
-    if code == 402:
-        return ValidationResult(
-            KeyStatus.NO_CREDIT,
-            f"The key is valid but the {provider_name} account has no credit{suffix}.",
-            code,
-        )
-    if code == 403:
-        return ValidationResult(
-            KeyStatus.RESTRICTED,
-            f"{provider_name} recognised the key but refused this request{suffix}; the key may lack a "
-            "permission, region or API enablement.",
-            code,
-        )
-    if code == 429:
-        if "insufficient_quota" in response.text:
-            return ValidationResult(
-                KeyStatus.NO_CREDIT,
-                f"The key is valid but the {provider_name} account is out of quota.",
-                code,
-            )
-        return ValidationResult(
-            KeyStatus.UNVERIFIED,
-            f"{provider_name} is rate-limiting requests; the key could not be checked now. Try again later.",
-            code,
-            http.retry_after_seconds(response),
-        )
-    if code >= 500:
-        return ValidationResult(
-            KeyStatus.UNVERIFIED, f"{provider_name} had a temporary error ({code}); try again later.", code
-        )
-    return ValidationResult(
-        KeyStatus.UNVERIFIED,
-        f"{provider_name} answered {code}{suffix}; the key could not be checked. Check the configuration "
-        "(URL, region, account) and try again.",
-        code,
-    )
 
 
 BILLED_REASON = (
@@ -150,11 +72,9 @@ def _validate(adapter: ProviderAdapter) -> ValidationResult:
         response = http.send(request)
     except http.UnsafeDestination:
         raise  # a refused destination is the caller's error to report (400 unsafe_url), not a key status
-    except http.ProviderTimeout as exc:
-        return ValidationResult(KeyStatus.UNVERIFIED, f"{exc} The key could not be checked; try again later.")
-    except http.ProviderUnavailable as exc:
+    except http.ProviderUnavailable as exc:  # timeouts included
         return ValidationResult(KeyStatus.UNVERIFIED, f"{exc} The key could not be checked; try again later.")
     except http.ProviderHTTPError as exc:
         return ValidationResult(KeyStatus.UNVERIFIED, str(exc))
     with response:
-        return adapter.interpret_validation(response)
+        return ValidationResult.of(adapter.verdict(response))

@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import requests
 
 from providers import http
-from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
-from providers.base import AuthStyle, CredentialFormatError, ProviderSpec
+from providers.base import WRONG_KEY_KIND, AuthStyle, CredentialFormatError, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import (
     ChatChunk,
     ChatRequest,
     ChatResult,
     UpstreamError,
-    UpstreamNoCredit,
     Usage,
-    error_message,
     iter_sse_json,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import Verdict, out_of_credit, stream_failure
 
 ANTHROPIC_VERSION = "2023-06-01"
 # The Messages API requires max_tokens; this is used when the caller sets none.
 DEFAULT_MAX_TOKENS = 1024
 
 
-class AnthropicAdapter(BaseAdapter):
+class AnthropicAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="anthropic",
         name="Anthropic",
@@ -41,7 +37,8 @@ class AnthropicAdapter(BaseAdapter):
         key_pattern=r"^sk-ant-api\d{2}-[A-Za-z0-9_-]{80,}$",
         key_hint="Anthropic keys start with sk-ant-api03-; create one at https://console.anthropic.com/settings/keys.",
         env_var="ANTHROPIC_API_KEY",
-        extra={"anthropic_version": ANTHROPIC_VERSION},
+        key_signatures=(KeySignature("an Anthropic key (sk-ant-…)", re.compile(r"sk-ant-")),),
+        mask_prefixes=("sk-ant-",),
         example_models=("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"),
     )
 
@@ -88,10 +85,15 @@ class AnthropicAdapter(BaseAdapter):
             body["stream"] = True
         return self.build_request("POST", "/v1/messages", json=body)
 
-    def raise_for_chat_status(self, response: requests.Response) -> None:
+    def read_answer(self, response: requests.Response) -> Verdict:
         # An empty balance is a 400 invalid_request_error; another key may still have credit.
         if response.status_code == 400 and "credit balance is too low" in response.text:
-            raise UpstreamNoCredit(f"{self.spec.name}: {error_message(response)}", upstream_status=response.status_code)
+            return out_of_credit(
+                f"The key is valid but the {self.spec.name} account has no credit.",
+                message=f"{self.spec.name}: {http.error_message(response)}",
+                http_status=400,
+            )
+        return super().read_answer(response)
 
     def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
         return self.send_chat(self.chat_http_request(request, stream=stream), stream=stream)
@@ -141,4 +143,4 @@ class AnthropicAdapter(BaseAdapter):
                     # Errors after the 200 arrive as an event (e.g. overloaded_error).
                     error = event.get("error")
                     detail = error.get("message") if isinstance(error, dict) else error
-                    raise UpstreamError(f"{self.spec.name} failed during the stream: {detail or 'unknown error'}.")
+                    raise UpstreamError.from_verdict(stream_failure(self.spec.name, detail))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from providers import openai_format
-from providers.adapters._common import BaseAdapter
 from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
 from providers.chat import ChatRequest
-
-if TYPE_CHECKING:
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
 
 # api_version values that select the v1 API (``/openai/v1/...``) rather than a dated deployment API.
 V1_API_VERSIONS = frozenset({"", "v1"})
@@ -25,7 +21,7 @@ FIRST_VERSION_WITH_STREAM_OPTIONS = "2024-09-01"
 AZURE_KEY_PATTERN = r"^[A-Za-z0-9+/=]{32,100}$"
 
 
-class AzureOpenAIAdapter(openai_format.OpenAIWireChat, BaseAdapter):
+class AzureOpenAIAdapter(openai_format.OpenAIWireChat):
     spec = ProviderSpec(
         id="azure",
         name="Azure OpenAI",

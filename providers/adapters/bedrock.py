@@ -4,41 +4,38 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+import re
+from dataclasses import replace
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from common.masking import mask_secrets
 from providers import http
-from providers import validation as v
-from providers.adapters._common import BaseAdapter
 from providers.base import (
     AuthStyle,
     ConfigField,
     Credential,
     CredentialFormatError,
     FieldKind,
+    KeySignature,
+    ProviderAdapter,
     ProviderSpec,
 )
 from providers.chat import (
-    DEFAULT_RETRY_AFTER,
     ChatRequest,
     ChatResult,
-    UpstreamAuthError,
     UpstreamBadRequest,
     UpstreamError,
-    UpstreamRateLimited,
     Usage,
-    error_message,
 )
-
-if TYPE_CHECKING:
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.settings import effective_base_url
+from providers.verdict import ChatErrorCode, KeyStatus, Verdict, rate_limited, refused
 
 # Error types (x-amzn-ErrorType header or __type in the body) that mean the credentials are bad.
 INVALID_CREDENTIAL_ERRORS = frozenset(
@@ -83,7 +80,7 @@ BEDROCK_API_KEY_PATTERN = r"^(?:ABSK[A-Za-z0-9+/]{100,}={0,2}|bedrock-api-key-\S
 ACCESS_KEY_ID_PATTERN = r"^(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16,124}$"
 
 
-class BedrockAdapter(BaseAdapter):
+class BedrockAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="bedrock",
         name="AWS Bedrock",
@@ -96,6 +93,18 @@ class BedrockAdapter(BaseAdapter):
         "session_token for ASIA… keys) or a Bedrock API key (ABSK… or bedrock-api-key-…), plus a region.",
         # The Bedrock-specific variable: AWS_ACCESS_KEY_ID is often set for unrelated AWS use.
         env_var="AWS_BEARER_TOKEN_BEDROCK",
+        key_signatures=(
+            KeySignature(
+                "an AWS access key ID (AKIA…/ASIA…)",
+                re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}$"),
+                "AWS Bedrock (with its secret access key)",
+            ),
+            KeySignature(
+                "an Amazon Bedrock API key (ABSK…/bedrock-api-key-…)",
+                re.compile(r"ABSK[A-Za-z0-9+/]{100,}|bedrock-api-key-"),
+            ),
+        ),
+        mask_prefixes=("ABSK", "bedrock-api-key-", "AKIA", "ASIA"),
         config_fields=(
             ConfigField(
                 name="access_key_id",
@@ -224,22 +233,16 @@ class BedrockAdapter(BaseAdapter):
         return self._config()["region"]
 
     def base_url(self) -> str:
-        from providers.registry import effective_base_url
-
         return effective_base_url(self.spec).format(region=self._region()).rstrip("/")
 
     def control_plane_url(self) -> str:
         """``bedrock.{region}`` (model listing); an operator's BYOK_BEDROCK_BASE_URL serves both planes."""
-        from providers.registry import effective_base_url
-
         override = effective_base_url(self.spec)
         if override != self.spec.base_url:
             return override.format(region=self._region()).rstrip("/")
         return f"https://bedrock.{self._region()}.amazonaws.com"
 
     def signed_request(self, method: str, url: str, body: Any = None) -> OutboundRequest:
-        from providers.http import OutboundRequest
-
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json"}
         if data is not None:
@@ -273,27 +276,50 @@ class BedrockAdapter(BaseAdapter):
         # "UnrecognizedClientException:http://internal.amazon.com/..." or "com.amazon...#AccessDeniedException"
         return value.split(":")[0].split("#")[-1]
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        """The status code alone is ambiguous on AWS (403 is both a bad key and a missing permission), so
+        the error type decides; an answer without a known type is read by the cross-provider rule."""
+        code = response.status_code
         error = self.error_type(response)
         if error in INVALID_CREDENTIAL_ERRORS:
-            return v.invalid(f"AWS rejected the credentials ({error}).", response.status_code)
+            # Reported to chat as 401 whatever AWS sent.
+            return refused(
+                KeyStatus.INVALID,
+                f"AWS rejected the credentials ({error}).",
+                message=f"AWS rejected the credentials ({error}: {self.aws_error_message(response)}).",
+                http_status=code,
+                reported_status=401,
+            )
         if error == "AccessDeniedException":
-            return v.ValidationResult(
-                v.KeyStatus.RESTRICTED,
+            # Valid credentials without bedrock:InvokeModel (or the model's access): restricted, not invalid.
+            return refused(
+                KeyStatus.RESTRICTED,
                 "The credentials are valid but lack Bedrock permissions (AccessDeniedException); attach a "
                 "policy allowing bedrock:InvokeModel.",
-                response.status_code,
+                message="The AWS credentials are not allowed to call this model "
+                f"(AccessDeniedException: {self.aws_error_message(response)}).",
+                http_status=code,
+                reported_status=403,
             )
-        if error == "ThrottlingException":
-            return v.ValidationResult(
-                v.KeyStatus.UNVERIFIED,
-                "AWS is throttling requests (ThrottlingException); try again later.",
-                response.status_code,
-                http.retry_after_seconds(response),
+        if error in RATE_LIMIT_ERRORS:
+            # Over the account's request or token quota: another key (another account) may get through.
+            return rate_limited(
+                f"AWS is throttling requests ({error}); try again later.",
+                message=f"AWS is throttling these credentials ({error}: {self.aws_error_message(response)}).",
+                http_status=code,
+                retry_after=http.retry_after_seconds(response),
             )
-        # IncompleteSignature (400) is a signing problem on our side, and a 403 without an error type is
-        # ambiguous: neither proves the key bad, so the cross-provider rule reads them (unverified / restricted).
-        return super().interpret_validation(response)
+        verdict = super().read_answer(response)
+        if error in BAD_REQUEST_ERRORS:
+            # The model id, its parameters or its access are wrong, not the key. (IncompleteSignature, a
+            # signing problem on our side, and a 403 without a type prove nothing either: the rule reads them.)
+            return replace(
+                verdict,
+                key_status=None,
+                error=ChatErrorCode.BAD_REQUEST,
+                message=f"{self.spec.name}: {self.aws_error_message(response)}",
+            )
+        return verdict
 
     # ---- chat: Converse --------------------------------------------------------------------
     # ConverseStream answers with a binary AWS event stream, so streaming is one chunk (the default).
@@ -336,34 +362,11 @@ class BedrockAdapter(BaseAdapter):
             model=request.model,
         )
 
-    def raise_for_chat_status(self, response: requests.Response) -> None:
-        """The status code alone is ambiguous on AWS (403 is both a bad key and a missing permission)."""
-        code = response.status_code
-        error = self.error_type(response)
-        detail = self.aws_error_message(response)
-        if error in INVALID_CREDENTIAL_ERRORS:
-            # Reported as 401 whatever AWS sent, so the stored credentials are marked invalid.
-            raise UpstreamAuthError(f"AWS rejected the credentials ({error}: {detail}).", upstream_status=401)
-        if error == "AccessDeniedException":
-            # Valid credentials without bedrock:InvokeModel (or the model's access): restricted, not invalid.
-            raise UpstreamAuthError(
-                f"The AWS credentials are not allowed to call this model (AccessDeniedException: {detail}).",
-                upstream_status=403,
-            )
-        if error in RATE_LIMIT_ERRORS:
-            raise UpstreamRateLimited(
-                f"AWS is throttling these credentials ({error}: {detail}).",
-                upstream_status=code,
-                retry_after=http.retry_after_seconds(response) or DEFAULT_RETRY_AFTER,
-            )
-        if error in BAD_REQUEST_ERRORS:
-            raise UpstreamBadRequest(f"{self.spec.name}: {detail}", upstream_status=code)
-
     @staticmethod
     def aws_error_message(response: requests.Response) -> str:
         """AWS's own message ("message" in JSON protocols, "Message" in some), masked."""
         data = http.json_or_empty(response)
         message = (data.get("message") or data.get("Message")) if isinstance(data, dict) else None
         if not message:
-            return error_message(response)
+            return http.error_message(response)
         return mask_secrets(" ".join(str(message).split()))[:300]

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 from urllib.parse import quote
 
+import requests
+
 from providers import http
-from providers import validation as v
-from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
-from providers.base import AuthStyle, ConfigField, CredentialFormatError, FieldKind, ProviderSpec
+from providers.base import (
+    WRONG_KEY_KIND,
+    AuthStyle,
+    ConfigField,
+    CredentialFormatError,
+    FieldKind,
+    KeySignature,
+    ProviderAdapter,
+    ProviderSpec,
+)
 from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest, UpstreamError, Usage
+from providers.http import OutboundRequest
+from providers.verdict import KeyStatus, Verdict, accepted, failed, refused
 
 # Legacy tokens: 40 x [A-Za-z0-9_-]. Since 2026: cfut_ (user) / cfat_ (account) + 40 alnum + 8 hex.
 # Cloudflare changed the format once already, so minimum lengths only.
@@ -19,13 +31,7 @@ CLOUDFLARE_TOKEN_PATTERN = r"^(?:cf[ua]t_[A-Za-z0-9]{40,}|(?!cf[ua]t_)[A-Za-z0-9
 GLOBAL_API_KEY = re.compile(r"[0-9a-f]{37}")
 
 
-if TYPE_CHECKING:
-    import requests
-
-    from providers.http import OutboundRequest
-
-
-class CloudflareAdapter(BaseAdapter):
+class CloudflareAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="cloudflare",
         name="Cloudflare Workers AI",
@@ -36,6 +42,8 @@ class CloudflareAdapter(BaseAdapter):
         key_hint="Cloudflare API tokens start with cfut_ or cfat_ (older tokens are 40 characters); "
         "create one with Workers AI permission under My Profile > API Tokens.",
         env_var="CLOUDFLARE_API_TOKEN",
+        key_signatures=(KeySignature("a Cloudflare API token (cfut_…/cfat_…)", re.compile(r"cf[ua]t_"), "Cloudflare"),),
+        mask_prefixes=("cfut_", "cfat_"),
         config_fields=(
             ConfigField(
                 name="account_id",
@@ -76,24 +84,33 @@ class CloudflareAdapter(BaseAdapter):
             return self.build_request("GET", f"/accounts/{self.credential['account_id']}/tokens/verify")
         return self.build_request("GET", "/user/tokens/verify")
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
-        if response.status_code in (401, 403):
-            return v.invalid(f"Cloudflare rejected the API token ({response.status_code}).", response.status_code)
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
+        if response.status_code in (401, 403) and http.answers_path(response, "/tokens/verify"):
+            # The token check only looks at the token; from Workers AI a 403 is a missing permission.
+            return replace(
+                verdict,
+                key_status=KeyStatus.INVALID,
+                reason=f"Cloudflare rejected the API token ({response.status_code}).",
+            )
         if response.status_code == 200:
             data = http.json_or_empty(response)
             result = data.get("result") if isinstance(data, dict) else None
             if not isinstance(result, dict):
                 # Not Cloudflare's answer (a proxy or captive portal page): nothing is known about the token.
-                return v.ValidationResult(
-                    v.KeyStatus.UNVERIFIED,
-                    "Cloudflare answered 200 without a readable result; try again later.",
-                    200,
-                )
+                return failed("Cloudflare answered 200 without a readable result; try again later.", http_status=200)
             status = result.get("status")
             if status != "active":
-                return v.invalid(f"Cloudflare reports the token's status as {status or 'unknown'}, not active.", 200)
-            return v.valid("Cloudflare verified the token (status active). Workers AI permission is not checked.")
-        return super().interpret_validation(response)
+                return refused(
+                    KeyStatus.INVALID,
+                    f"Cloudflare reports the token's status as {status or 'unknown'}, not active.",
+                    http_status=200,
+                )
+            return accepted(
+                "Cloudflare verified the token (status active). Workers AI permission is not checked.",
+                http_status=200,
+            )
+        return verdict
 
     # ---- chat: POST /accounts/{account_id}/ai/run/{model} --------------------------------------
     def chat_http_request(self, request: ChatRequest) -> OutboundRequest:

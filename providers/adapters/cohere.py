@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import requests
 
 from providers import http
-from providers import validation as v
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ProviderSpec
+from providers.base import AuthStyle, ProviderAdapter, ProviderSpec
 from providers.chat import ChatRequest, ChatResult, UpstreamError, Usage
-
-if TYPE_CHECKING:
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import KeyStatus, Verdict, failed, refused
 
 
-class CohereAdapter(BaseAdapter):
+class CohereAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="cohere",
         name="Cohere",
@@ -33,17 +30,15 @@ class CohereAdapter(BaseAdapter):
     def validation_request(self) -> OutboundRequest | None:
         return self.build_request("POST", "/v1/check-api-key")
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
         if response.status_code == 200:
             data = http.json_or_empty(response)
             if not isinstance(data, dict) or "valid" not in data:
                 # Not Cohere's answer (a proxy or captive portal page): nothing is known about the key.
-                return v.ValidationResult(
-                    v.KeyStatus.UNVERIFIED, "Cohere answered 200 without a readable result; try again later.", 200
-                )
+                return failed("Cohere answered 200 without a readable result; try again later.", http_status=200)
             if data.get("valid") is not True:
-                return v.invalid("Cohere reports the key as not valid.", 200)
-        return super().interpret_validation(response)
+                return refused(KeyStatus.INVALID, "Cohere reports the key as not valid.", http_status=200)
+        return super().read_answer(response)
 
     # ---- chat: POST /v2/chat ---------------------------------------------------------------
     def chat_http_request(self, request: ChatRequest) -> OutboundRequest:

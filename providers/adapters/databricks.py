@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from dataclasses import replace
 from urllib.parse import quote
 
+import requests
+
 from providers import http, openai_format
-from providers import validation as v
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ConfigField, FieldKind, ProviderSpec
+from providers.base import AuthStyle, ConfigField, FieldKind, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import ChatRequest, ChatResult, UpstreamBadRequest
-
-if TYPE_CHECKING:
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import KeyStatus, Verdict
 
 # Personal access tokens are dapi + 32 hex (+ optional -N); OAuth / M2M tokens have no fixed shape,
 # so anything token-like that does not claim to be a PAT is accepted.
+# The token's own user: a free call that proves the token.
+SCIM_ME_PATH = "/api/2.0/preview/scim/v2/Me"
 DATABRICKS_TOKEN_PATTERN = r"^(?:dapi[0-9a-f]{32,}(?:-\d+)?|(?!dapi)[A-Za-z0-9._~+/=-]{16,4096})$"
 
 
-class DatabricksAdapter(BaseAdapter):
+class DatabricksAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="databricks",
         name="Databricks Model Serving",
@@ -32,6 +32,14 @@ class DatabricksAdapter(BaseAdapter):
         key_hint="Databricks personal access tokens start with dapi followed by 32 hexadecimal "
         "characters; OAuth tokens are also accepted.",
         env_var="DATABRICKS_TOKEN",
+        key_signatures=(
+            KeySignature(
+                "a Databricks personal access token (dapi…)",
+                re.compile(r"dapi[0-9a-f]{32}(?:-\d+)?$"),
+                "Databricks",
+            ),
+        ),
+        mask_prefixes=("dapi",),
         config_fields=(
             ConfigField(
                 name="workspace_url",
@@ -56,16 +64,19 @@ class DatabricksAdapter(BaseAdapter):
     )
 
     def validation_request(self) -> OutboundRequest | None:
-        return self.build_request("GET", "/api/2.0/preview/scim/v2/Me")
+        return self.build_request("GET", SCIM_ME_PATH)
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
-        if response.status_code in (401, 403):
-            return v.invalid(
-                f"The Databricks workspace rejected the token ({response.status_code}); check the token and "
-                "the workspace URL.",
-                response.status_code,
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
+        if response.status_code in (401, 403) and http.answers_path(response, SCIM_ME_PATH):
+            # "Who am I" needs nothing but a valid token; from a serving endpoint a 403 is a missing permission.
+            return replace(
+                verdict,
+                key_status=KeyStatus.INVALID,
+                reason=f"The Databricks workspace rejected the token ({response.status_code}); check the token "
+                "and the workspace URL.",
             )
-        return super().interpret_validation(response)
+        return verdict
 
     # ---- chat: the model is the serving endpoint's name ----------------------------------------
     def chat_http_request(self, request: ChatRequest) -> OutboundRequest:

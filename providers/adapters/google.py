@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 from urllib.parse import quote
 
+import requests
+
 from providers import http
-from providers import validation as v
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ProviderSpec
+from providers.base import AuthStyle, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import (
     ChatChunk,
     ChatRequest,
     ChatResult,
-    UpstreamAuthError,
     UpstreamBadRequest,
     UpstreamError,
     Usage,
-    error_message,
     iter_sse_json,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import KeyStatus, Verdict, refused, stream_failure
 
 # Google answers a bad or expired key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID), whose
 # message is one of these; it is an invalid key, not a bad request.
 INVALID_KEY_MESSAGES = ("API key not valid", "API key expired")
 
 
-class GoogleAdapter(BaseAdapter):
+class GoogleAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="google",
         name="Google AI (Gemini API)",
@@ -46,6 +42,11 @@ class GoogleAdapter(BaseAdapter):
         key_hint="Gemini API keys start with AQ. (new auth keys) or AIza (older standard keys); create "
         "one at https://aistudio.google.com/apikey.",
         env_var="GEMINI_API_KEY",
+        key_signatures=(
+            KeySignature("a Gemini API key (AIza…)", re.compile(r"AIza[0-9A-Za-z_-]{35}$"), "Google AI"),
+            KeySignature("a Gemini API key (AQ.…)", re.compile(r"AQ\.[A-Za-z0-9_.-]{20,}$"), "Google AI"),
+        ),
+        mask_prefixes=("AIza", "AQ.", "IQ."),
         example_models=("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro"),
     )
 
@@ -53,22 +54,32 @@ class GoogleAdapter(BaseAdapter):
         # The key goes in the x-goog-api-key header, never in ?key= (URLs end up in logs).
         return self.build_request("GET", "/models")
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
         text = response.text
-        if response.status_code == 400 and "API_KEY_INVALID" in text:
-            return v.invalid("Google rejected the key as invalid, expired or revoked (API_KEY_INVALID).", 400)
+        if response.status_code == 400 and (
+            "API_KEY_INVALID" in text or any(message in text for message in INVALID_KEY_MESSAGES)
+        ):
+            # Reported to chat as 401 (an invalid key, not a bad request).
+            return refused(
+                KeyStatus.INVALID,
+                "Google rejected the key as invalid, expired or revoked (API_KEY_INVALID).",
+                message=f"{self.spec.name} rejected the key as invalid or expired ({http.error_message(response)}).",
+                http_status=400,
+                reported_status=401,
+            )
+        verdict = super().read_answer(response)
         if response.status_code == 401 and "ACCESS_TOKEN_TYPE_UNSUPPORTED" in text:
-            return v.invalid(
-                "Google does not accept this kind of credential for the Gemini API (ACCESS_TOKEN_TYPE_UNSUPPORTED).",
-                401,
+            return replace(
+                verdict,
+                reason="Google does not accept this kind of credential for the Gemini API "
+                "(ACCESS_TOKEN_TYPE_UNSUPPORTED).",
             )
         if response.status_code == 403:
-            return v.ValidationResult(
-                v.KeyStatus.RESTRICTED,
-                "The key exists but has no Gemini API access (API not enabled, key restricted, or blocked).",
-                403,
+            return replace(
+                verdict,
+                reason="The key exists but has no Gemini API access (API not enabled, key restricted, or blocked).",
             )
-        return super().interpret_validation(response)
+        return verdict
 
     # ---- chat: POST /models/{model}:generateContent ------------------------------------------
     streams = True
@@ -101,14 +112,6 @@ class GoogleAdapter(BaseAdapter):
         method = ":streamGenerateContent?alt=sse" if stream else ":generateContent"
         return self.build_request("POST", self.model_path(request.model) + method, json=body)
 
-    def raise_for_chat_status(self, response: requests.Response) -> None:
-        if response.status_code == 400 and any(text in response.text for text in INVALID_KEY_MESSAGES):
-            # Reported as 401 so the stored key is marked invalid (and another key is tried).
-            raise UpstreamAuthError(
-                f"{self.spec.name} rejected the key as invalid or expired ({error_message(response)}).",
-                upstream_status=401,
-            )
-
     def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
         return self.send_chat(self.chat_http_request(request, stream=stream), stream=stream)
 
@@ -135,7 +138,7 @@ class GoogleAdapter(BaseAdapter):
                 if "error" in event:
                     error = event["error"]
                     detail = error.get("message") if isinstance(error, dict) else error
-                    raise UpstreamError(f"{self.spec.name} failed during the stream: {detail or 'unknown error'}.")
+                    raise UpstreamError.from_verdict(stream_failure(self.spec.name, detail))
                 # Every event carries the running usageMetadata; the last one has the final counts.
                 chunk = self._chunk(event)
                 if chunk.text or chunk.finish_reason or chunk.usage:

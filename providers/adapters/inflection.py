@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+
+import requests
 
 from providers import http
-from providers import validation as v
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ProviderSpec, ProviderStatus
+from providers.base import AuthStyle, ProviderAdapter, ProviderSpec, ProviderStatus
 from providers.chat import ChatRequest, ChatResult, UpstreamError
-
-if TYPE_CHECKING:
-    import requests
-
-    from providers.http import OutboundRequest
-
+from providers.http import OutboundRequest
+from providers.verdict import KeyStatus, Verdict
 
 CONTEXT_TYPES = {"system": "Instruction", "user": "Human", "assistant": "AI"}
 
 
-class InflectionAdapter(BaseAdapter):
+class InflectionAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="inflection",
         name="Inflection AI",
@@ -45,10 +41,16 @@ class InflectionAdapter(BaseAdapter):
             json={"config": "inflection_3_pi", "context": [{"type": "Human", "text": "ping"}]},
         )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         if response.status_code in (401, 403):
-            return v.invalid(f"Inflection rejected the key ({response.status_code}).", response.status_code)
-        return super().interpret_validation(response)
+            # Validation is a chat call too, so this holds for chat: a 403 is a bad key, not a missing scope.
+            return replace(
+                verdict,
+                key_status=KeyStatus.INVALID,
+                reason=f"Inflection rejected the key ({response.status_code}).",
+            )
+        return verdict
 
     # ---- chat: POST /external/api/inference (the model is the "config") ------------------------
     def chat_http_request(self, request: ChatRequest) -> OutboundRequest:

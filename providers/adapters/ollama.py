@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
+
+import requests
 
 from providers import http
-from providers.adapters._common import BaseAdapter
-from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderSpec
+from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderAdapter, ProviderSpec
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import stream_failure
 
 DEFAULT_OLLAMA_URL = "http://localhost:11434"
 
 
-class OllamaAdapter(BaseAdapter):
+class OllamaAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="ollama",
         name="Ollama (local)",
@@ -50,8 +47,9 @@ class OllamaAdapter(BaseAdapter):
         ),
         secret_field="api_key",
         env_config=(("base_url", "OLLAMA_HOST"), ("api_key", "OLLAMA_API_KEY")),
-        # A local Ollama server speaks plain http; the SSRF guard still applies to its address.
-        extra={"base_url_field": "base_url", "cloud_base_url": "https://ollama.com", "allow_http": True},
+        # A local Ollama server speaks plain http; the SSRF guard still applies to its address. Ollama
+        # cloud is base_url https://ollama.com with an api_key.
+        extra={"base_url_field": "base_url", "allow_http": True},
         example_models=("llama3.2", "qwen2.5", "gemma3"),
     )
 
@@ -113,10 +111,12 @@ class OllamaAdapter(BaseAdapter):
                 if not isinstance(event, dict):
                     continue
                 if event.get("error"):
-                    raise UpstreamError(f"{self.spec.name} failed during the stream: {event['error']}.")
-                chunk = ChatChunk(text=str((event.get("message") or {}).get("content") or ""))
-                if event.get("done"):
-                    chunk.finish_reason = event.get("done_reason") or "stop"
-                    chunk.usage = Usage.of(event.get("prompt_eval_count"), event.get("eval_count"))
+                    raise UpstreamError.from_verdict(stream_failure(self.spec.name, event["error"]))
+                done = bool(event.get("done"))
+                chunk = ChatChunk(
+                    text=str((event.get("message") or {}).get("content") or ""),
+                    finish_reason=(event.get("done_reason") or "stop") if done else None,
+                    usage=Usage.of(event.get("prompt_eval_count"), event.get("eval_count")) if done else None,
+                )
                 if chunk.text or chunk.finish_reason or chunk.usage:
                     yield chunk

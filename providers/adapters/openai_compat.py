@@ -5,29 +5,30 @@ Facts (base URLs, key formats, validation endpoints, status) are from ``shared/p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import re
+from dataclasses import replace
+from typing import ClassVar
+
+import requests
 
 from providers import http, openai_format
-from providers import validation as v
-from providers.adapters._common import WRONG_KEY_KIND, BaseAdapter
 from providers.base import (
     LOOSE_KEY_PATTERN,
+    WRONG_KEY_KIND,
     AuthStyle,
     ConfigField,
     CredentialFormatError,
     FieldKind,
+    KeySignature,
     ProviderSpec,
     ProviderStatus,
 )
 from providers.chat import ChatRequest
-
-if TYPE_CHECKING:
-    import requests
-
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
+from providers.verdict import KeyStatus, Verdict, out_of_credit, refused
 
 
-class OpenAICompatibleAdapter(openai_format.OpenAIWireChat, BaseAdapter):
+class OpenAICompatibleAdapter(openai_format.OpenAIWireChat):
     """``POST {base}/chat/completions`` with ``Authorization: Bearer``.
 
     ``validation_path`` is the cheapest ``GET`` that proves a key (relative to the base URL); ``None``
@@ -70,6 +71,14 @@ class OpenAIAdapter(OpenAICompatibleAdapter):
         key_hint="OpenAI keys start with sk- (project keys with sk-proj-); create one at "
         "https://platform.openai.com/api-keys.",
         env_var="OPENAI_API_KEY",
+        key_signatures=(
+            KeySignature(
+                "an OpenAI key (sk-proj-…, sk-svcacct-… or containing T3BlbkFJ)",
+                # Not sk-ant- / sk-or-: those are Anthropic's and OpenRouter's even when they contain T3BlbkFJ.
+                re.compile(r"sk-(?!ant-|or-)(?:(?:proj|svcacct|service|admin|None)-|[A-Za-z0-9_-]*T3BlbkFJ)"),
+            ),
+        ),
+        mask_prefixes=("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"),
         example_models=("gpt-4o-mini", "gpt-4.1-mini", "gpt-4o"),
     )
 
@@ -85,23 +94,26 @@ class OpenAIAdapter(OpenAICompatibleAdapter):
             )
         super().check_key_kind(key, field=field)
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         text = response.text
         if response.status_code == 401 and ("Missing scopes" in text or "insufficient permissions" in text):
-            # A restricted project key without the models scope: valid, just not allowed to list models.
-            return v.ValidationResult(
-                v.KeyStatus.RESTRICTED,
-                "The key is valid but restricted: it lacks the scope to list models (Missing scopes). "
+            # A restricted project key without a scope: valid, just not allowed this call (still a 401 to chat).
+            return replace(
+                verdict,
+                key_status=KeyStatus.RESTRICTED,
+                reason="The key is valid but restricted: it lacks the scope to list models (Missing scopes). "
                 "Chat works if the key has the model.request scope.",
-                401,
             )
         if response.status_code == 403 and "Country, region, or territory not supported" in text:
-            return v.ValidationResult(
-                v.KeyStatus.UNVERIFIED,
-                "OpenAI refused the request from this server's country or region, so the key could not be checked.",
-                403,
+            # This server's location is refused, not the key.
+            return replace(
+                verdict,
+                key_status=None,
+                reason="OpenAI refused the request from this server's country or region, so the key could not "
+                "be checked.",
             )
-        return super().interpret_validation(response)
+        return verdict
 
 
 class XAIAdapter(OpenAICompatibleAdapter):
@@ -115,19 +127,28 @@ class XAIAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^xai-[A-Za-z0-9_-]{20,}$",
         key_hint="xAI keys start with xai- (usually followed by 80 letters and digits).",
         env_var="XAI_API_KEY",
+        key_signatures=(KeySignature("an xAI key (xai-…)", re.compile(r"xai-"), "xAI"),),
+        mask_prefixes=("xai-",),
         example_models=("grok-4", "grok-3-mini"),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
-        if response.status_code == 400:
-            return v.invalid("xAI rejected the key as invalid (400). Create a new key at https://console.x.ai.", 400)
+    def read_answer(self, response: requests.Response) -> Verdict:
+        if response.status_code == 400 and http.answers_path(response, "/api-key"):
+            # The key-info endpoint takes nothing but the key; from chat, a 400 is the request's fault.
+            return refused(
+                KeyStatus.INVALID,
+                "xAI rejected the key as invalid (400). Create a new key at https://console.x.ai.",
+                http_status=400,
+            )
         if response.status_code == 200:
             data = http.json_or_empty(response)
             data = data if isinstance(data, dict) else {}
             flags = [name for name in ("api_key_blocked", "api_key_disabled", "team_blocked") if data.get(name)]
             if flags:
-                return v.invalid(f"xAI reports this key as unusable ({', '.join(flags)}).", 200)
-        return super().interpret_validation(response)
+                return refused(
+                    KeyStatus.INVALID, f"xAI reports this key as unusable ({', '.join(flags)}).", http_status=200
+                )
+        return super().read_answer(response)
 
 
 class MistralAdapter(OpenAICompatibleAdapter):
@@ -158,14 +179,22 @@ class PerplexityAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^pplx-[A-Za-z0-9]{32,}$",
         key_hint="Perplexity keys start with pplx- (usually followed by 48 letters and digits).",
         env_var="PERPLEXITY_API_KEY",
+        key_signatures=(KeySignature("a Perplexity key (pplx-…)", re.compile(r"pplx-")),),
+        mask_prefixes=("pplx-",),
         validation_billed=True,
         example_models=("sonar", "sonar-pro"),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         if response.status_code in (401, 403):
-            return v.invalid(f"Perplexity rejected the key ({response.status_code}).", response.status_code)
-        return super().interpret_validation(response)
+            # Validation is a chat call too, so this holds for chat: a 403 is a bad key, not a missing scope.
+            return replace(
+                verdict,
+                key_status=KeyStatus.INVALID,
+                reason=f"Perplexity rejected the key ({response.status_code}).",
+            )
+        return verdict
 
 
 class AI21Adapter(OpenAICompatibleAdapter):
@@ -195,17 +224,18 @@ class DeepSeekAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^sk-[0-9a-f]{32,}$",
         key_hint="DeepSeek keys start with sk- followed by 32 lowercase hexadecimal characters.",
         env_var="DEEPSEEK_API_KEY",
+        # Exact shape only: "sk-" alone is shared by several providers.
+        key_signatures=(KeySignature("a DeepSeek key (sk- + 32 hex)", re.compile(r"sk-[0-9a-f]{32}$")),),
+        mask_prefixes=("sk-",),
         example_models=("deepseek-chat", "deepseek-reasoner"),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
         if response.status_code == 200:
             data = http.json_or_empty(response)
             if isinstance(data, dict) and data.get("is_available") is False:
-                return v.ValidationResult(
-                    v.KeyStatus.NO_CREDIT, "The key is valid but the DeepSeek balance is empty.", 200
-                )
-        return super().interpret_validation(response)
+                return out_of_credit("The key is valid but the DeepSeek balance is empty.", http_status=200)
+        return super().read_answer(response)
 
 
 class TogetherAdapter(OpenAICompatibleAdapter):
@@ -219,6 +249,8 @@ class TogetherAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^(?:tgp_v1_[A-Za-z0-9_-]{30,}|(?!tgp_)[A-Za-z0-9_-]{32,})$",
         key_hint="Together AI keys start with tgp_v1_ (older keys have no prefix).",
         env_var="TOGETHER_API_KEY",
+        key_signatures=(KeySignature("a Together AI key (tgp_v1_…)", re.compile(r"tgp_v1_")),),
+        mask_prefixes=("tgp_v1_",),
         example_models=(
             "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
             "meta-llama/Llama-3.3-70B-Instruct-Turbo",
@@ -237,6 +269,8 @@ class FireworksAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^fw_[A-Za-z0-9_-]{16,}$",
         key_hint="Fireworks AI keys start with fw_.",
         env_var="FIREWORKS_API_KEY",
+        key_signatures=(KeySignature("a Fireworks AI key (fw_…)", re.compile(r"fw_")),),
+        mask_prefixes=("fw_",),
         example_models=(
             "accounts/fireworks/models/llama-v3p1-8b-instruct",
             "accounts/fireworks/models/llama-v3p3-70b-instruct",
@@ -255,6 +289,8 @@ class GroqAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^gsk_[A-Za-z0-9]{48,56}$",
         key_hint="Groq keys start with gsk_ followed by about 52 letters and digits.",
         env_var="GROQ_API_KEY",
+        key_signatures=(KeySignature("a Groq key (gsk_…)", re.compile(r"gsk_")),),
+        mask_prefixes=("gsk_",),
         example_models=("llama-3.1-8b-instant", "llama-3.3-70b-versatile"),
     )
 
@@ -269,6 +305,8 @@ class AnyscaleAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^esecret_[A-Za-z0-9_-]{16,}$",
         key_hint="Anyscale Endpoints keys started with esecret_.",
         env_var="ANYSCALE_API_KEY",
+        key_signatures=(KeySignature("an Anyscale Endpoints key (esecret_…)", re.compile(r"esecret_"), "Anyscale"),),
+        mask_prefixes=("esecret_",),
         status=ProviderStatus.DISCONTINUED,
         status_date="2024-08-01",
         status_note="the shared (multi-tenant) Anyscale Endpoints API was removed; models are only "
@@ -369,21 +407,26 @@ class NovitaAdapter(OpenAICompatibleAdapter):
     spec = ProviderSpec(
         id="novita",
         name="Novita AI",
+        # Older docs and many clients use https://api.novita.ai/v3/openai.
         base_url="https://api.novita.ai/openai/v1",
         auth_style=AuthStyle.BEARER,
         docs_url="https://novita.ai/docs/guides/llm-api",
         key_pattern=r"^sk_[A-Za-z0-9_-]{16,}$",
         key_hint="Novita AI keys start with sk_ (underscore).",
         env_var="NOVITA_API_KEY",
-        # Older docs and many clients use this base; the current one is base_url.
-        extra={"legacy_base_url": "https://api.novita.ai/v3/openai"},
+        # sk_ is Novita's, but too short a prefix to refuse a key for another provider by.
+        mask_prefixes=("sk_",),
         example_models=("meta-llama/llama-3.1-8b-instruct", "deepseek/deepseek-v3-0324"),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         if response.status_code == 403 and "NOT_ENOUGH_BALANCE" in response.text:
-            return v.ValidationResult(v.KeyStatus.NO_CREDIT, "The key is valid but the Novita balance is empty.", 403)
-        return super().interpret_validation(response)
+            # Still a refusal to chat (upstream_auth_failed); the key itself is fine.
+            return replace(
+                verdict, key_status=KeyStatus.NO_CREDIT, reason="The key is valid but the Novita balance is empty."
+            )
+        return verdict
 
 
 class OpenRouterAdapter(OpenAICompatibleAdapter):
@@ -397,6 +440,8 @@ class OpenRouterAdapter(OpenAICompatibleAdapter):
         key_pattern=r"^sk-or-v\d+-[0-9a-f]{32,}$",
         key_hint="OpenRouter keys start with sk-or-v1- followed by 64 lowercase hexadecimal characters.",
         env_var="OPENROUTER_API_KEY",
+        key_signatures=(KeySignature("an OpenRouter key (sk-or-…)", re.compile(r"sk-or-")),),
+        mask_prefixes=("sk-or-v1-",),
         example_models=(
             "openai/gpt-4o-mini",
             "anthropic/claude-sonnet-4.5",
@@ -404,12 +449,13 @@ class OpenRouterAdapter(OpenAICompatibleAdapter):
         ),
     )
 
-    def interpret_validation(self, response: requests.Response) -> v.ValidationResult:
+    def read_answer(self, response: requests.Response) -> Verdict:
+        verdict = super().read_answer(response)
         if response.status_code == 403:
-            # A per-key budget limit: the key itself is valid.
-            return v.ValidationResult(
-                v.KeyStatus.NO_CREDIT,
-                "The key is valid but has reached its OpenRouter credit or budget limit.",
-                403,
+            # A per-key budget limit: the key itself is valid (still a refusal to chat).
+            return replace(
+                verdict,
+                key_status=KeyStatus.NO_CREDIT,
+                reason="The key is valid but has reached its OpenRouter credit or budget limit.",
             )
-        return super().interpret_validation(response)
+        return verdict

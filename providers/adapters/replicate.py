@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from providers import http
-from providers.adapters._common import BaseAdapter
-from providers.base import AuthStyle, ProviderSpec
+from providers.base import AuthStyle, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import (
     ChatMessage,
     ChatRequest,
@@ -17,9 +16,7 @@ from providers.chat import (
     UpstreamTimeout,
     Usage,
 )
-
-if TYPE_CHECKING:
-    from providers.http import OutboundRequest
+from providers.http import OutboundRequest
 
 # "owner/name" of an official or community model. Each part starts with a letter or digit, so neither
 # can be "." or "..", which the HTTP client would resolve into another API path.
@@ -39,7 +36,7 @@ def flatten_conversation(messages: list[ChatMessage]) -> str:
     return "\n\n".join([*turns, "Assistant:"])
 
 
-class ReplicateAdapter(BaseAdapter):
+class ReplicateAdapter(ProviderAdapter):
     spec = ProviderSpec(
         id="replicate",
         name="Replicate",
@@ -49,6 +46,8 @@ class ReplicateAdapter(BaseAdapter):
         key_pattern=r"^r8_[0-9A-Za-z_-]{30,}$",
         key_hint="Replicate API tokens start with r8_ (usually followed by 37 characters).",
         env_var="REPLICATE_API_TOKEN",
+        key_signatures=(KeySignature("a Replicate token (r8_…)", re.compile(r"r8_")),),
+        mask_prefixes=("r8_",),
         example_models=("meta/meta-llama-3-8b-instruct", "meta/meta-llama-3-70b-instruct"),
     )
 

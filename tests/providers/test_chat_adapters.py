@@ -33,44 +33,30 @@ from providers.chat import (
     Usage,
 )
 from providers.registry import get_adapter_class
-from tests.providers.test_formats import EXAMPLES
-
-# ---- credentials (the realistic examples of test_formats.py) ------------------------------------
-
-
-def credential(provider_id: str, label: str) -> Any:
-    return dict(EXAMPLES[provider_id])[label]
-
-
-def make(provider_id: str, label: str) -> ProviderAdapter:
-    """An adapter as the gateway makes one: for the stored (parsed) credential."""
-    cls = get_adapter_class(provider_id)
-    return cls(cls.parse_credential(credential(provider_id, label)))
-
-
-ANTHROPIC_KEY = credential("anthropic", "api03 key")
-GOOGLE_KEY = credential("google", "auth key")
-AZURE_DATED = credential("azure", "legacy 32-hex key")  # api_version 2024-10-21, deployment gpt-4o-mini
-AZURE_V1 = credential("azure", "84-char key, v1 API")  # no api_version, deployment prod.gpt-4o_2
-BEDROCK_IAM = credential("bedrock", "IAM long-term")  # us-east-1
-BEDROCK_IAM_TEMP = credential("bedrock", "IAM temporary")  # eu-central-1
-BEDROCK_API_KEY = credential("bedrock", "long-term API key")  # us-west-2
-COHERE_KEY = credential("cohere", "key")
-CLOUDFLARE = credential("cloudflare", "user token")
-DATABRICKS = credential("databricks", "PAT on AWS")
-REPLICATE_TOKEN = credential("replicate", "token")
-INFLECTION_KEY = credential("inflection", "key")
-OLLAMA_CLOUD = credential("ollama", "ollama cloud")
-GROQ_KEY = credential("groq", "52 chars")
+from tests.providers.fakes import (
+    ANTHROPIC,
+    AZURE,
+    AZURE_V1,
+    BEDROCK_API_KEY,
+    BEDROCK_IAM,
+    BEDROCK_IAM_TEMP,
+    CLOUDFLARE_USER,
+    COHERE,
+    DATABRICKS,
+    GOOGLE,
+    GROQ,
+    INFLECTION,
+    OLLAMA_CLOUD,
+    REPLICATE,
+    adapter_for,
+)
 
 BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 BEDROCK_URL = (
     "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse"
 )
 CLOUDFLARE_MODEL = "@cf/meta/llama-3.1-8b-instruct"
-CLOUDFLARE_URL = (
-    f"https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE['account_id']}/ai/run/@cf/meta/llama-3.1-8b-instruct"
-)
+CLOUDFLARE_URL = f"https://api.cloudflare.com/client/v4/accounts/{CLOUDFLARE_USER['account_id']}/ai/run/@cf/meta/llama-3.1-8b-instruct"
 AZURE_DATED_URL = (
     "https://my-resource.openai.azure.com/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"
 )
@@ -166,11 +152,11 @@ def test_groq_chat_sends_openai_body_with_bearer_key_and_reads_choices(
         },
     )
 
-    result = make("groq", "52 chars").chat(chat_request("llama-3.1-8b-instant"))
+    result = adapter_for("groq", "52 chars").chat(chat_request("llama-3.1-8b-instant"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", GROQ_URL)
-    assert sent.headers["Authorization"] == f"Bearer {GROQ_KEY}"
+    assert sent.headers["Authorization"] == f"Bearer {GROQ}"
     assert body_of(sent) == {
         "model": "llama-3.1-8b-instant",
         "messages": OPENAI_MESSAGES,
@@ -196,7 +182,7 @@ def test_groq_stream_yields_deltas_and_the_final_usage_chunk(provider_mock: resp
         content_type="text/event-stream",
     )
 
-    text, usage, finish = collect(make("groq", "52 chars").stream_chat(chat_request("llama-3.1-8b-instant")))
+    text, usage, finish = collect(adapter_for("groq", "52 chars").stream_chat(chat_request("llama-3.1-8b-instant")))
 
     body = body_of(only_call(provider_mock))
     assert body["stream"] is True
@@ -228,11 +214,11 @@ def test_anthropic_chat_sends_system_apart_from_messages_and_reads_text_blocks(
 ) -> None:
     provider_mock.add(responses.POST, ANTHROPIC_URL, json=ANTHROPIC_MESSAGE)
 
-    result = make("anthropic", "api03 key").chat(chat_request("claude-sonnet-4-5"))
+    result = adapter_for("anthropic", "api03 key").chat(chat_request("claude-sonnet-4-5"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", ANTHROPIC_URL)
-    assert sent.headers["x-api-key"] == ANTHROPIC_KEY
+    assert sent.headers["x-api-key"] == ANTHROPIC
     assert sent.headers["anthropic-version"] == "2023-06-01"
     assert "Authorization" not in sent.headers
     assert body_of(sent) == {
@@ -243,6 +229,7 @@ def test_anthropic_chat_sends_system_apart_from_messages_and_reads_text_blocks(
         "temperature": 0.2,
     }
     assert result == ChatResult("Rome.", Usage(38, 5, 43), "end_turn", "claude-sonnet-4-5-20250929")
+    assert result.openai_finish_reason == "stop"
 
 
 def test_anthropic_chat_without_max_tokens_sends_the_required_default_and_no_empty_system(
@@ -251,7 +238,7 @@ def test_anthropic_chat_without_max_tokens_sends_the_required_default_and_no_emp
     provider_mock.add(responses.POST, ANTHROPIC_URL, json=ANTHROPIC_MESSAGE)
     request = ChatRequest(model="claude-haiku-4-5", messages=(USER_1,))
 
-    make("anthropic", "api03 key").chat(request)
+    adapter_for("anthropic", "api03 key").chat(request)
 
     assert body_of(only_call(provider_mock)) == {
         "model": "claude-haiku-4-5",
@@ -295,7 +282,7 @@ def test_anthropic_stream_reads_text_deltas_and_counts_from_message_start_and_de
         content_type="text/event-stream",
     )
 
-    text, usage, finish = collect(make("anthropic", "api03 key").stream_chat(chat_request("claude-sonnet-4-5")))
+    text, usage, finish = collect(adapter_for("anthropic", "api03 key").stream_chat(chat_request("claude-sonnet-4-5")))
 
     assert body_of(only_call(provider_mock))["stream"] is True
     assert (text, usage, finish) == ("Rome.", Usage(38, 5, 43), "end_turn")
@@ -312,7 +299,7 @@ def test_anthropic_error_event_mid_stream_raises_an_upstream_error(provider_mock
         ),
         content_type="text/event-stream",
     )
-    chunks = make("anthropic", "api03 key").stream_chat(chat_request("claude-sonnet-4-5"))
+    chunks = adapter_for("anthropic", "api03 key").stream_chat(chat_request("claude-sonnet-4-5"))
 
     with pytest.raises(UpstreamError, match="Overloaded"):
         collect(chunks)
@@ -334,7 +321,7 @@ def test_anthropic_low_credit_balance_is_no_credit_not_a_bad_request(provider_mo
     )
 
     with pytest.raises(UpstreamNoCredit) as excinfo:
-        make("anthropic", "api03 key").chat(chat_request("claude-sonnet-4-5"))
+        adapter_for("anthropic", "api03 key").chat(chat_request("claude-sonnet-4-5"))
 
     assert excinfo.value.failover is True
     assert excinfo.value.upstream_status == 400
@@ -361,12 +348,12 @@ def test_google_chat_sends_contents_with_model_role_and_key_only_in_header(
 ) -> None:
     provider_mock.add(responses.POST, GOOGLE_URL, json=GOOGLE_RESPONSE)
 
-    result = make("google", "auth key").chat(chat_request("gemini-2.5-flash"))
+    result = adapter_for("google", "auth key").chat(chat_request("gemini-2.5-flash"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", GOOGLE_URL)
-    assert sent.headers["x-goog-api-key"] == GOOGLE_KEY
-    assert GOOGLE_KEY not in (sent.url or "")
+    assert sent.headers["x-goog-api-key"] == GOOGLE
+    assert GOOGLE not in (sent.url or "")
     assert body_of(sent) == {
         "contents": [
             {"role": "user", "parts": [{"text": "What is the capital of France?"}]},
@@ -384,7 +371,7 @@ def test_google_model_resource_name_prefix_is_accepted_and_options_left_out_when
 ) -> None:
     provider_mock.add(responses.POST, GOOGLE_URL, json=GOOGLE_RESPONSE)
 
-    make("google", "auth key").chat(ChatRequest(model="models/gemini-2.5-flash", messages=(USER_1,)))
+    adapter_for("google", "auth key").chat(ChatRequest(model="models/gemini-2.5-flash", messages=(USER_1,)))
 
     sent = only_call(provider_mock)
     assert sent.url == GOOGLE_URL
@@ -414,11 +401,11 @@ def test_google_stream_uses_stream_generate_content_sse_and_the_last_usage(
         content_type="text/event-stream",
     )
 
-    text, usage, finish = collect(make("google", "auth key").stream_chat(chat_request("gemini-2.5-flash")))
+    text, usage, finish = collect(adapter_for("google", "auth key").stream_chat(chat_request("gemini-2.5-flash")))
 
     sent = only_call(provider_mock)
     assert sent.url == GOOGLE_STREAM_URL
-    assert sent.headers["x-goog-api-key"] == GOOGLE_KEY
+    assert sent.headers["x-goog-api-key"] == GOOGLE
     assert (text, usage, finish) == ("Rome.", Usage(19, 2, 21), "STOP")
 
 
@@ -446,7 +433,7 @@ def test_google_api_key_invalid_answer_is_an_auth_error_that_marks_the_key_inval
     )
 
     with pytest.raises(UpstreamAuthError) as excinfo:
-        make("google", "auth key").chat(chat_request("gemini-2.5-flash"))
+        adapter_for("google", "auth key").chat(chat_request("gemini-2.5-flash"))
 
     assert excinfo.value.upstream_status == 401
 
@@ -462,9 +449,9 @@ def test_google_blocked_prompt_returns_empty_text_with_the_block_reason(provider
         },
     )
 
-    result = make("google", "auth key").chat(chat_request("gemini-2.5-flash"))
+    result = adapter_for("google", "auth key").chat(chat_request("gemini-2.5-flash"))
 
-    assert (result.text, result.finish_reason) == ("", "SAFETY")
+    assert (result.text, result.finish_reason, result.openai_finish_reason) == ("", "SAFETY", "content_filter")
 
 
 # ---- Azure OpenAI ------------------------------------------------------------------------------------
@@ -492,11 +479,11 @@ def test_azure_with_dated_api_version_calls_the_deployment_path_with_api_key_hea
     provider_mock.add(responses.POST, AZURE_DATED_URL, json=AZURE_COMPLETION)
 
     # The caller's model name is informational: the deployment serves.
-    result = make("azure", "legacy 32-hex key").chat(chat_request("gpt-4o"))
+    result = adapter_for("azure", "legacy 32-hex key").chat(chat_request("gpt-4o"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", AZURE_DATED_URL)
-    assert sent.headers["api-key"] == AZURE_DATED["api_key"]
+    assert sent.headers["api-key"] == AZURE["api_key"]
     assert "Authorization" not in sent.headers
     assert body_of(sent) == {"messages": OPENAI_MESSAGES, "max_tokens": 64, "temperature": 0.2}
     assert result == ChatResult("Rome.", Usage(40, 3, 43), "stop", "gpt-4o-mini-2024-07-18")
@@ -507,7 +494,7 @@ def test_azure_without_api_version_calls_the_v1_api_with_the_deployment_as_model
 ) -> None:
     provider_mock.add(responses.POST, AZURE_V1_URL, json=AZURE_COMPLETION)
 
-    result = make("azure", "84-char key, v1 API").chat(chat_request("gpt-4o"))
+    result = adapter_for("azure", "84-char key, v1 API").chat(chat_request("gpt-4o"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", AZURE_V1_URL)
@@ -559,7 +546,7 @@ def test_azure_stream_reads_openai_chunks_after_the_prompt_filter_chunk(provider
         content_type="text/event-stream",
     )
 
-    text, usage, finish = collect(make("azure", "legacy 32-hex key").stream_chat(chat_request("gpt-4o")))
+    text, usage, finish = collect(adapter_for("azure", "legacy 32-hex key").stream_chat(chat_request("gpt-4o")))
 
     body = body_of(only_call(provider_mock))
     assert (body["stream"], body["stream_options"]) == (True, {"include_usage": True})
@@ -571,7 +558,7 @@ def test_azure_stream_on_an_api_version_before_stream_options_leaves_them_out(
 ) -> None:
     url = "https://my-resource.openai.azure.com/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-02-01"
     provider_mock.add(responses.POST, url, body=sse(done=True), content_type="text/event-stream")
-    adapter = get_adapter_class("azure")({**AZURE_DATED, "api_version": "2024-02-01"})
+    adapter = get_adapter_class("azure")({**AZURE, "api_version": "2024-02-01"})
 
     collect(adapter.stream_chat(chat_request("gpt-4o")))
 
@@ -583,7 +570,7 @@ def test_azure_stream_on_an_api_version_before_stream_options_leaves_them_out(
 def test_azure_endpoint_on_a_private_address_is_refused_before_any_request(
     provider_mock: responses.RequestsMock,
 ) -> None:
-    adapter = get_adapter_class("azure")({**AZURE_DATED, "endpoint_url": "https://internal.example.com"})
+    adapter = get_adapter_class("azure")({**AZURE, "endpoint_url": "https://internal.example.com"})
 
     with pytest.raises(UpstreamBadRequest, match="private"):
         adapter.chat(chat_request("gpt-4o"))
@@ -609,7 +596,7 @@ def test_databricks_calls_the_serving_endpoint_named_by_the_model_with_bearer_to
         },
     )
 
-    result = make("databricks", "PAT on AWS").chat(chat_request("databricks-meta-llama-3-3-70b-instruct"))
+    result = adapter_for("databricks", "PAT on AWS").chat(chat_request("databricks-meta-llama-3-3-70b-instruct"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", DATABRICKS_URL)
@@ -642,7 +629,7 @@ def test_bedrock_converse_with_iam_credentials_is_sigv4_signed_for_bedrock_and_e
 ) -> None:
     provider_mock.add(responses.POST, BEDROCK_URL, json=CONVERSE_RESPONSE)
 
-    result = make("bedrock", "IAM long-term").chat(chat_request(BEDROCK_MODEL))
+    result = adapter_for("bedrock", "IAM long-term").chat(chat_request(BEDROCK_MODEL))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", BEDROCK_URL)
@@ -660,7 +647,7 @@ def test_bedrock_temporary_credentials_send_their_session_token(provider_mock: r
     url = "https://bedrock-runtime.eu-central-1.amazonaws.com/model/amazon.nova-lite-v1%3A0/converse"
     provider_mock.add(responses.POST, url, json=CONVERSE_RESPONSE)
 
-    make("bedrock", "IAM temporary").chat(chat_request("amazon.nova-lite-v1:0"))
+    adapter_for("bedrock", "IAM temporary").chat(chat_request("amazon.nova-lite-v1:0"))
 
     sent = only_call(provider_mock)
     assert sent.url == url
@@ -672,7 +659,9 @@ def test_bedrock_api_key_is_sent_as_bearer_token(provider_mock: responses.Reques
     url = "https://bedrock-runtime.us-west-2.amazonaws.com/model/amazon.nova-micro-v1%3A0/converse"
     provider_mock.add(responses.POST, url, json=CONVERSE_RESPONSE)
 
-    result = make("bedrock", "long-term API key").chat(ChatRequest(model="amazon.nova-micro-v1:0", messages=(USER_1,)))
+    result = adapter_for("bedrock", "long-term API key").chat(
+        ChatRequest(model="amazon.nova-micro-v1:0", messages=(USER_1,))
+    )
 
     sent = only_call(provider_mock)
     assert sent.url == url
@@ -689,7 +678,7 @@ def test_bedrock_inference_profile_arn_is_one_encoded_path_segment(provider_mock
     )
     provider_mock.add(responses.POST, url, json=CONVERSE_RESPONSE)
 
-    make("bedrock", "IAM long-term").chat(chat_request(arn))
+    adapter_for("bedrock", "IAM long-term").chat(chat_request(arn))
 
     assert only_call(provider_mock).url == url
 
@@ -784,7 +773,7 @@ def test_bedrock_error_type_decides_the_upstream_error(
     )
 
     with pytest.raises(UpstreamError) as excinfo:
-        make("bedrock", "IAM long-term").chat(chat_request(BEDROCK_MODEL))
+        adapter_for("bedrock", "IAM long-term").chat(chat_request(BEDROCK_MODEL))
 
     assert type(excinfo.value) is expected
     assert excinfo.value.upstream_status == upstream_status
@@ -805,7 +794,7 @@ def test_bedrock_error_type_in_the_body_is_read_when_the_header_is_missing(
     )
 
     with pytest.raises(UpstreamAuthError) as excinfo:
-        make("bedrock", "IAM long-term").chat(chat_request(BEDROCK_MODEL))
+        adapter_for("bedrock", "IAM long-term").chat(chat_request(BEDROCK_MODEL))
 
     assert excinfo.value.upstream_status == 401
     assert "The security token included in the request is invalid." in excinfo.value.message
@@ -833,11 +822,11 @@ def test_cohere_v2_chat_sends_all_messages_with_bearer_key_and_reads_text_parts(
         },
     )
 
-    result = make("cohere", "key").chat(chat_request("command-a-03-2025"))
+    result = adapter_for("cohere", "key").chat(chat_request("command-a-03-2025"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", COHERE_URL)
-    assert sent.headers["Authorization"] == f"Bearer {COHERE_KEY}"
+    assert sent.headers["Authorization"] == f"Bearer {COHERE}"
     assert body_of(sent) == {
         "model": "command-a-03-2025",
         "messages": OPENAI_MESSAGES,
@@ -859,9 +848,13 @@ def test_cohere_usage_falls_back_to_billed_units(provider_mock: responses.Reques
         },
     )
 
-    result = make("cohere", "key").chat(chat_request("command-r7b-12-2024"))
+    result = adapter_for("cohere", "key").chat(chat_request("command-r7b-12-2024"))
 
-    assert (result.usage, result.finish_reason) == (Usage(30, 1, 31), "MAX_TOKENS")
+    assert (result.usage, result.finish_reason, result.openai_finish_reason) == (
+        Usage(30, 1, 31),
+        "MAX_TOKENS",
+        "length",
+    )
 
 
 # ---- Cloudflare Workers AI ---------------------------------------------------------------------------
@@ -884,11 +877,11 @@ def test_cloudflare_runs_the_model_under_the_account_keeping_its_slashes(
         },
     )
 
-    result = make("cloudflare", "user token").chat(chat_request(CLOUDFLARE_MODEL))
+    result = adapter_for("cloudflare", "user token").chat(chat_request(CLOUDFLARE_MODEL))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", CLOUDFLARE_URL)
-    assert sent.headers["Authorization"] == f"Bearer {CLOUDFLARE['api_token']}"
+    assert sent.headers["Authorization"] == f"Bearer {CLOUDFLARE_USER['api_token']}"
     assert body_of(sent) == {"messages": OPENAI_MESSAGES, "max_tokens": 64, "temperature": 0.2}
     assert result == ChatResult("Rome.", Usage(52, 3, 55), None, CLOUDFLARE_MODEL)
 
@@ -906,7 +899,7 @@ def test_cloudflare_success_false_in_a_200_is_an_upstream_error(provider_mock: r
     )
 
     with pytest.raises(UpstreamError, match="Capacity temporarily exceeded"):
-        make("cloudflare", "user token").chat(chat_request(CLOUDFLARE_MODEL))
+        adapter_for("cloudflare", "user token").chat(chat_request(CLOUDFLARE_MODEL))
 
 
 @pytest.mark.parametrize("model", ["@cf/meta/../../../../user/tokens/verify", "@cf//llama", ""])
@@ -914,7 +907,7 @@ def test_cloudflare_model_with_dot_or_empty_segments_is_refused_before_any_reque
     provider_mock: responses.RequestsMock, model: str
 ) -> None:
     with pytest.raises(UpstreamBadRequest):
-        make("cloudflare", "user token").chat(chat_request(model))
+        adapter_for("cloudflare", "user token").chat(chat_request(model))
 
     assert len(provider_mock.calls) == 0
 
@@ -945,11 +938,11 @@ def test_replicate_creates_a_waiting_prediction_with_the_flattened_conversation(
         json=prediction("succeeded", ["", "Ro", "me", "."], metrics={"predict_time": 0.31}),
     )
 
-    result = make("replicate", "token").chat(chat_request("meta/meta-llama-3-8b-instruct"))
+    result = adapter_for("replicate", "token").chat(chat_request("meta/meta-llama-3-8b-instruct"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", REPLICATE_URL)
-    assert sent.headers["Authorization"] == f"Bearer {REPLICATE_TOKEN}"
+    assert sent.headers["Authorization"] == f"Bearer {REPLICATE}"
     assert sent.headers["Prefer"] == "wait"
     assert body_of(sent) == {
         "input": {
@@ -973,7 +966,9 @@ def test_replicate_single_user_message_is_the_prompt_and_string_output_is_the_te
         json=prediction("succeeded", "Paris.", metrics={"input_token_count": 12, "output_token_count": 2}),
     )
 
-    result = make("replicate", "token").chat(ChatRequest(model="meta/meta-llama-3-8b-instruct", messages=(USER_1,)))
+    result = adapter_for("replicate", "token").chat(
+        ChatRequest(model="meta/meta-llama-3-8b-instruct", messages=(USER_1,))
+    )
 
     assert body_of(only_call(provider_mock)) == {"input": {"prompt": "What is the capital of France?"}}
     assert (result.text, result.usage) == ("Paris.", Usage(12, 2, 14))
@@ -983,7 +978,7 @@ def test_replicate_prediction_still_running_after_the_wait_is_a_timeout(provider
     provider_mock.add(responses.POST, REPLICATE_URL, status=201, json=prediction("starting", None))
 
     with pytest.raises(UpstreamTimeout, match="did not finish in time"):
-        make("replicate", "token").chat(chat_request("meta/meta-llama-3-8b-instruct"))
+        adapter_for("replicate", "token").chat(chat_request("meta/meta-llama-3-8b-instruct"))
 
 
 def test_replicate_failed_prediction_is_an_upstream_error_with_its_error(provider_mock: responses.RequestsMock) -> None:
@@ -995,7 +990,7 @@ def test_replicate_failed_prediction_is_an_upstream_error_with_its_error(provide
     )
 
     with pytest.raises(UpstreamError, match="failed: CUDA out of memory"):
-        make("replicate", "token").chat(chat_request("meta/meta-llama-3-8b-instruct"))
+        adapter_for("replicate", "token").chat(chat_request("meta/meta-llama-3-8b-instruct"))
 
 
 @pytest.mark.parametrize("model", ["llama-3-8b", "meta/llama/extra", "../account", "meta/x:5c7d5dc6dd8bf75c"])
@@ -1003,7 +998,7 @@ def test_replicate_model_that_is_not_owner_slash_name_is_a_bad_request_without_a
     provider_mock: responses.RequestsMock, model: str
 ) -> None:
     with pytest.raises(UpstreamBadRequest, match="owner/name"):
-        make("replicate", "token").chat(chat_request(model))
+        adapter_for("replicate", "token").chat(chat_request(model))
 
     assert len(provider_mock.calls) == 0
 
@@ -1016,11 +1011,11 @@ INFLECTION_URL = "https://layercake.pubwestus3.inf7ks8.com/external/api/inferenc
 def test_inflection_sends_the_model_as_config_and_typed_context(provider_mock: responses.RequestsMock) -> None:
     provider_mock.add(responses.POST, INFLECTION_URL, json={"created": 1756289523.93, "text": "Rome."})
 
-    result = make("inflection", "key").chat(chat_request("inflection_3_pi"))
+    result = adapter_for("inflection", "key").chat(chat_request("inflection_3_pi"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", INFLECTION_URL)
-    assert sent.headers["Authorization"] == f"Bearer {INFLECTION_KEY}"
+    assert sent.headers["Authorization"] == f"Bearer {INFLECTION}"
     assert body_of(sent) == {
         "config": "inflection_3_pi",
         "context": [
@@ -1055,7 +1050,7 @@ def test_ollama_chat_sends_options_and_stream_false_and_reads_eval_counts(
         },
     )
 
-    result = make("ollama", "ollama cloud").chat(chat_request("llama3.2"))
+    result = adapter_for("ollama", "ollama cloud").chat(chat_request("llama3.2"))
 
     sent = only_call(provider_mock)
     assert (sent.method, sent.url) == ("POST", OLLAMA_URL)
@@ -1113,7 +1108,7 @@ def test_ollama_stream_reads_ndjson_lines_and_the_counts_of_the_done_line(
         content_type="application/x-ndjson",
     )
 
-    text, usage, finish = collect(make("ollama", "ollama cloud").stream_chat(chat_request("llama3.2")))
+    text, usage, finish = collect(adapter_for("ollama", "ollama cloud").stream_chat(chat_request("llama3.2")))
 
     assert body_of(only_call(provider_mock))["stream"] is True
     assert (text, usage, finish) == ("Rome.", Usage(44, 3, 47), "stop")
@@ -1153,7 +1148,7 @@ class Case:
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
 
     def adapter(self) -> ProviderAdapter:
-        return make(self.provider_id, self.label)
+        return adapter_for(self.provider_id, self.label)
 
     def request(self) -> ChatRequest:
         return ChatRequest(model=self.model, messages=(USER_1,))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import types
 from datetime import date
 
 import pytest
@@ -14,7 +13,6 @@ from providers.registry import (
     REGISTRY,
     UnknownProviderError,
     all_adapter_classes,
-    effective_base_url,
     get_adapter_class,
     provider_public_dict,
 )
@@ -118,7 +116,6 @@ def _patterns(adapter_cls: type[ProviderAdapter]) -> list[str]:
 
 def test_registry_holds_exactly_the_reference_providers_in_reference_order() -> None:
     assert tuple(REGISTRY) == REFERENCE_IDS
-    assert len(REGISTRY) == 26
 
 
 @ALL
@@ -309,52 +306,6 @@ def test_public_dict_of_a_discontinued_provider_says_when() -> None:
 
 def test_public_dict_has_no_pattern_where_no_key_format_is_known() -> None:
     assert provider_public_dict(REGISTRY["hyperbolic"])["keyPattern"] is None
-
-
-# ---- base URL overrides ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def no_django_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Django settings that were never configured, and no override variables in the environment."""
-    import django.conf
-
-    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
-    for provider_id in REGISTRY:
-        monkeypatch.delenv(f"BYOK_{provider_id.upper()}_BASE_URL", raising=False)
-    monkeypatch.setattr(django.conf, "settings", django.conf.LazySettings())
-
-
-def _fake_settings(monkeypatch: pytest.MonkeyPatch, **values: object) -> None:
-    import django.conf
-
-    monkeypatch.setattr(django.conf, "settings", types.SimpleNamespace(**values))
-
-
-@pytest.mark.usefixtures("no_django_settings")
-def test_base_url_is_the_default_without_an_override() -> None:
-    assert effective_base_url(REGISTRY["openai"].spec) == "https://api.openai.com/v1"
-
-
-@pytest.mark.usefixtures("no_django_settings")
-def test_byok_id_base_url_environment_variable_overrides_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BYOK_OPENAI_BASE_URL", "http://fake-openai:8080/v1/")
-    assert effective_base_url(REGISTRY["openai"].spec) == "http://fake-openai:8080/v1"
-    assert effective_base_url(REGISTRY["anthropic"].spec) == "https://api.anthropic.com"
-
-
-@pytest.mark.usefixtures("no_django_settings")
-def test_settings_override_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BYOK_OPENAI_BASE_URL", "http://from-env/v1")
-    _fake_settings(monkeypatch, BYOK_BASE_URL_OVERRIDES={"openai": "http://from-settings/v1"})
-    assert effective_base_url(REGISTRY["openai"].spec) == "http://from-settings/v1"
-
-
-@pytest.mark.usefixtures("no_django_settings")
-def test_settings_without_overrides_fall_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BYOK_GROQ_BASE_URL", "http://fake-groq/openai/v1")
-    _fake_settings(monkeypatch)
-    assert effective_base_url(REGISTRY["groq"].spec) == "http://fake-groq/openai/v1"
 
 
 def test_override_variable_name_is_byok_id_base_url() -> None:

@@ -33,60 +33,41 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from responses import matchers
 
 from common.masking import mask_secrets
-from providers.base import FieldKind, ProviderAdapter, ProviderStatus
+from providers.base import ProviderAdapter, ProviderStatus
 from providers.registry import REGISTRY
 from providers.validation import KeyStatus, ValidationResult, validate
-from tests.providers.test_formats import EXAMPLES
-
-# ---- the credentials (the realistic examples of test_formats.py) ----------------------------------
-
-
-def example(provider_id: str, label: str) -> Any:
-    return dict(EXAMPLES[provider_id])[label]
-
-
-def key_of(provider_id: str, label: str = "key") -> str:
-    value = example(provider_id, label)
-    assert isinstance(value, str)
-    return value
-
-
-def cfg(provider_id: str, label: str) -> dict[str, str]:
-    value = example(provider_id, label)
-    assert isinstance(value, dict)
-    return value
-
-
-OPENAI = key_of("openai", "project key")
-ANTHROPIC = key_of("anthropic", "api03 key")
-GOOGLE = key_of("google", "auth key")
-AZURE = cfg("azure", "legacy 32-hex key")
-BEDROCK_IAM = cfg("bedrock", "IAM long-term")
-BEDROCK_IAM_TEMP = cfg("bedrock", "IAM temporary")
-BEDROCK_API_KEY = cfg("bedrock", "long-term API key")
-XAI = key_of("xai")
-COHERE = key_of("cohere")
-MISTRAL = key_of("mistral")
-PERPLEXITY = key_of("perplexity")
-INFLECTION = key_of("inflection")
-AI21 = key_of("ai21", "uuid key")
-DEEPSEEK = key_of("deepseek")
-TOGETHER = key_of("together", "tgp_v1 key")
-FIREWORKS = key_of("fireworks")
-GROQ = key_of("groq", "52 chars")
-REPLICATE = key_of("replicate", "token")
-HYPERBOLIC = key_of("hyperbolic", "jwt-like key")
-SAMBANOVA = key_of("sambanova", "uuid-like key")
-LEPTON = cfg("lepton", "legacy endpoint")
-DATABRICKS = cfg("databricks", "PAT on AWS")
-CLOUDFLARE_USER = cfg("cloudflare", "user token")
-CLOUDFLARE_ACCOUNT = cfg("cloudflare", "account token")
-CLOUDFLARE_LEGACY = cfg("cloudflare", "legacy token")
-NOVITA = key_of("novita")
-OPENROUTER = key_of("openrouter")
-OLLAMA_LOCAL = cfg("ollama", "local server")
-OLLAMA_CLOUD = cfg("ollama", "ollama cloud")
-
+from tests.providers.fakes import (
+    AI21,
+    ANTHROPIC,
+    AZURE,
+    BEDROCK_API_KEY,
+    BEDROCK_IAM,
+    BEDROCK_IAM_TEMP,
+    CLOUDFLARE_ACCOUNT,
+    CLOUDFLARE_LEGACY,
+    CLOUDFLARE_USER,
+    COHERE,
+    DATABRICKS,
+    DEEPSEEK,
+    FIREWORKS,
+    GOOGLE,
+    GROQ,
+    HYPERBOLIC,
+    INFLECTION,
+    LEPTON,
+    MISTRAL,
+    NOVITA,
+    OLLAMA_CLOUD,
+    OLLAMA_LOCAL,
+    OPENAI,
+    OPENROUTER,
+    PERPLEXITY,
+    REPLICATE,
+    SAMBANOVA,
+    TOGETHER,
+    XAI,
+    secrets_of,
+)
 
 # ---- realistic provider answers (shapes from shared/providers.md and the providers' docs) -----------
 
@@ -713,14 +694,6 @@ BILLED_IDS = [pid for pid, cls in REGISTRY.items() if cls.spec.validation_billed
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def secrets_of(provider_id: str, credential: Any) -> list[str]:
-    """Every secret value in a credential (string keys, and the SECRET-kind config fields)."""
-    if isinstance(credential, str):
-        return [credential]
-    secret_fields = {f.name for f in REGISTRY[provider_id].spec.config_fields if f.kind is FieldKind.SECRET}
-    return [value for name, value in credential.items() if name in secret_fields and value]
 
 
 def make_adapter(contract: Contract) -> ProviderAdapter:

@@ -20,7 +20,7 @@ from pytest_django.fixtures import Settings
 from providers import http
 from providers.registry import REGISTRY
 from providers.validation import KeyStatus, ValidationResult, validate
-from tests.providers.test_validation_contract import (
+from tests.providers.fakes import (
     ANTHROPIC,
     AZURE,
     BEDROCK_API_KEY,
