@@ -40,7 +40,6 @@ from gateway.serializers import (
     OpenAIModelListSerializer,
     ResolvedSerializer,
     StatsSerializer,
-    openai_finish_reason,
 )
 from gateway.usage import group_usage
 from groups import selectors as group_selectors
@@ -180,7 +179,7 @@ def _sse(chunks: Iterator[ChatChunk], parsed: CompletionCall, completion_id: str
     try:
         for chunk in chunks:
             usage = chunk.usage or usage
-            finish = chunk.finish_reason or finish
+            finish = chunk.openai_finish_reason or finish
             if chunk.text:
                 yield event(
                     {**base, "choices": [{"index": 0, "delta": {"content": chunk.text}, "finish_reason": None}]}
@@ -196,7 +195,7 @@ def _sse(chunks: Iterator[ChatChunk], parsed: CompletionCall, completion_id: str
         yield b"data: [DONE]\n\n"
         return
     yield event(
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": openai_finish_reason(finish) or "stop"}]}
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish or "stop"}]}
     )
     if parsed.include_usage:
         yield event(

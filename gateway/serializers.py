@@ -17,33 +17,6 @@ from providers.registry import REGISTRY
 
 ROLES = ("system", "user", "assistant")
 
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "STOP": "stop",
-    "COMPLETE": "stop",
-    "stop": "stop",
-    "max_tokens": "length",
-    "MAX_TOKENS": "length",
-    "length": "length",
-    "tool_use": "tool_calls",
-    "tool_calls": "tool_calls",
-    "content_filter": "content_filter",
-    "SAFETY": "content_filter",
-    "guardrail_intervened": "content_filter",
-    "RECITATION": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "SPII": "content_filter",
-    "refusal": "content_filter",
-}
-
-
-def openai_finish_reason(reason: str | None) -> str | None:
-    if reason is None:
-        return None
-    return FINISH_REASONS.get(reason, "stop")
-
 # ---- parsing -----------------------------------------------------------------------------------
 
 
@@ -369,7 +342,7 @@ class ChatCompletionSerializer(serializers.Serializer):
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": result.text},
-                    "finish_reason": openai_finish_reason(result.finish_reason) or "stop",
+                    "finish_reason": result.openai_finish_reason,
                 }
             ],
             "usage": {

@@ -27,9 +27,7 @@ from providers.chat import (
     ChatChunk,
     ChatRequest,
     ChatResult,
-    UpstreamAuthError,
     UpstreamError,
-    UpstreamNoCredit,
     Usage,
 )
 from providers.validation import KeyStatus, ValidationResult
@@ -130,13 +128,8 @@ def _update_key_status(candidate: KeyCandidate, error: UpstreamError) -> None:
     """A provider's verdict on a stored key during inference is recorded like a key test. The reason
     is a fixed sentence: upstream text is never stored (it could echo the key)."""
     key: ProviderKey | None = candidate.key
-    if key is None:
-        return
-    if isinstance(error, UpstreamAuthError):
-        status = KeyStatus.INVALID if error.upstream_status == 401 else KeyStatus.RESTRICTED
-    elif isinstance(error, UpstreamNoCredit):
-        status = KeyStatus.NO_CREDIT
-    else:
+    status = error.verdict.key_status  # the adapter's one reading of the answer
+    if key is None or status is None or status is KeyStatus.VALID:
         return
     reason = f"During a chat call the provider refused the key (HTTP {error.upstream_status}, {error.code})."
     key_services.provider_key_record_check(key=key, result=ValidationResult(status, reason), actor=None)

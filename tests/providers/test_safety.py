@@ -1,10 +1,6 @@
 """Safety rules of the provider adapters (``providers/``): an echoed key is redacted from provider
 messages even in short pieces, tunnelled IPv6 addresses are refused as destinations, and a URL with
-non-ASCII letters is not mistaken for a key.
-
-These are unit tests of ``providers`` and belong in ``tests/providers/`` (redaction next to the adapter
-contract, the addresses in ``test_ssrf.py``, the URL in ``test_formats.py``); they wait here while that
-directory is being reworked."""
+non-ASCII letters is not mistaken for a key."""
 
 from __future__ import annotations
 
