@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from byok_keys import urls as byok_keys_urls
 from gateway import urls as gateway_urls
 from groups import urls as groups_urls
+from web import urls as web_urls
 
 byok = [*groups_urls.urlpatterns, *byok_keys_urls.urlpatterns, *gateway_urls.byok_urlpatterns]
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/byok/", include((byok, "byok"))),
     path("", include(gateway_urls)),
+    path("", include(web_urls)),
 ]
 
 handler404 = "common.views.not_found"

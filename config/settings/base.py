@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "byok_keys",
     "providers",
     "gateway",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -100,7 +101,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
 
-LOGIN_URL = "/admin/login/"
+# ---- Email (password resets, set-password links; later: notifications) -------------------
+# EMAIL_URL: consolemail:// (prints to the console, the default), smtp+tls://user:pass@host:587, …
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="byok@localhost")
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/byok-interface.html"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # ---- Request bodies ----------------------------------------------------------------------
 BYOK_MAX_BODY_BYTES = env.int("BYOK_MAX_BODY_BYTES", default=1_048_576)
