@@ -18,12 +18,19 @@ from byok_keys import selectors, services
 from byok_keys.serializers import (
     GroupDetailSerializer,
     GroupKeyInput,
+    GroupKeyMetadataInput,
+    GroupKeyUpdatedSerializer,
     KeyInput,
+    KeyMetadataInput,
     KeySavedSerializer,
     KeysOverviewSerializer,
     KeyTestedSerializer,
     KeyTestInput,
+    KeyUpdatedSerializer,
     ProvidersSerializer,
+    TokenCreatedSerializer,
+    TokenInput,
+    TokensSerializer,
 )
 from byok_keys.services import KeyOwner
 from common.api import ByokAPIView, parse_body
@@ -92,6 +99,21 @@ class UserKeyView(ByokAPIView):
         return _key_saved(result)
 
     @extend_schema(
+        summary="Rename your key or change its description",
+        description="Changes metadata only (`name`, `description`); the secret stays. A new secret is a "
+        "`POST`. Unknown fields are refused (400 `unknown_field`).",
+        request=KeyMetadataInput,
+        responses=responses(KeyUpdatedSerializer),
+    )
+    def patch(self, request: Request, provider: str) -> Response:
+        data = parse_body(KeyMetadataInput, request)
+        key = selectors.user_key_get(user=self.caller, provider=provider)
+        key = services.provider_key_update_metadata(
+            actor=self.caller, key=key, name=data.get("name"), description=data.get("description")
+        )
+        return Response(render(KeyUpdatedSerializer, selectors.key_listing(key)))
+
+    @extend_schema(
         summary="Remove your key for a provider",
         description="Deletes your personal key for this provider (audited); its usage history is kept.",
         responses=responses(MessageSerializer),
@@ -123,6 +145,25 @@ class GroupKeyView(ByokAPIView):
             allowed=data.get("allowedUsers"),  # absent: "all" for a new key, unchanged on replace
         )
         return _key_saved(result)
+
+    @extend_schema(
+        summary="Rename a group's key, change its description or who may use it (owners/admins)",
+        description="Changes metadata only (`name`, `description`, `allowedUsers`); the secret stays.",
+        request=GroupKeyMetadataInput,
+        responses=responses(GroupKeyUpdatedSerializer),
+    )
+    def patch(self, request: Request, group_id: str, provider: str) -> Response:
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
+        data = parse_body(GroupKeyMetadataInput, request)
+        key = selectors.group_key_get(organization=org, provider=provider)
+        key = services.provider_key_update_metadata(
+            actor=self.caller,
+            key=key,
+            name=data.get("name"),
+            description=data.get("description"),
+            allowed=data.get("allowedUsers"),
+        )
+        return Response(render(GroupKeyUpdatedSerializer, selectors.key_listing(key)))
 
     @extend_schema(
         summary="Remove a group's key (owners/admins)",
@@ -185,3 +226,41 @@ class GroupDetailView(ByokAPIView):
         org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.VIEW)
         return Response(render(GroupDetailSerializer, selectors.group_detail(organization=org)))
 
+
+class TokensView(ByokAPIView):
+    @extend_schema(
+        summary="Your API tokens",
+        description="Every API token you created, with its state; never a token itself.",
+        responses=responses(TokensSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        return Response(render(TokensSerializer, {"tokens": selectors.tokens_for_user(user=self.caller)}))
+
+    @extend_schema(
+        summary="Create an API token (shown once)",
+        description="Creates a token for you (`Authorization: Bearer byokt_…`). The token is in this answer "
+        "and nowhere else: it is stored only as a digest. `expiresAt` is optional (ISO 8601, in the future).",
+        request=TokenInput,
+        responses=responses(TokenCreatedSerializer, status=201),
+    )
+    def post(self, request: Request) -> Response:
+        data = parse_body(TokenInput, request)
+        token, plaintext = services.api_token_create(
+            user=self.caller, name=data["name"], expires_at=data.get("expiresAt"), actor=self.caller
+        )
+        body = {"tokenId": token.prefix, "token": plaintext, "name": token.name, "expiresAt": token.expires_at}
+        response = Response(render(TokenCreatedSerializer, body), status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class TokenView(ByokAPIView):
+    @extend_schema(
+        summary="Revoke one of your API tokens",
+        description="The token stops working at once. Another user's token is a 404.",
+        responses=responses(MessageSerializer),
+    )
+    def delete(self, request: Request, token_id: str) -> Response:
+        token = selectors.token_get(user=self.caller, token_id=token_id)
+        services.api_token_revoke(token=token, actor=self.caller)
+        return Response(render(MessageSerializer, {"message": f"Revoked {token.prefix}"}))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ApiToken(models.Model):
@@ -30,6 +31,15 @@ class ApiToken(models.Model):
     @property
     def prefix(self) -> str:
         return f"byokt_{self.lookup_id}"
+
+    @property
+    def state(self) -> str:
+        """``active``, ``expired`` or ``revoked``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
 
 
 class ProviderKey(models.Model):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from byok_keys.models import ProviderKey
+from byok_keys.models import ApiToken, ProviderKey
 from common.errors import NotFound
 from groups.models import Membership, Organization, User
 from providers.registry import all_adapter_classes
@@ -170,3 +170,21 @@ def group_detail(*, organization: Organization) -> GroupDetail:
         members=list(members),
         keys=[KeyListing(key=k, allowed_usernames=tuple(allowed.get(k.pk, []))) for k in keys],
     )
+
+
+def key_listing(key: ProviderKey) -> KeyListing:
+    """One key with its allowed usernames (group keys)."""
+    allowed = allowed_usernames(key_ids=[key.pk]).get(key.pk, []) if key.organization_id else []
+    return KeyListing(key=key, allowed_usernames=tuple(allowed))
+
+
+def tokens_for_user(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def token_get(*, user: User, token_id: str) -> ApiToken:
+    """The caller's token by its ``tokenId`` (``byokt_<lookup id>``); anyone else's is a 404."""
+    token = ApiToken.objects.filter(user=user, lookup_id=token_id.removeprefix("byokt_")).first()
+    if token is None:
+        raise NotFound(f"You have no API token {token_id}.", code="token_not_found")
+    return token

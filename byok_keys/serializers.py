@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from byok_keys.services import AllowedUsers
-from common.serializers import Envelope, IsoDateTime
+from common.serializers import Envelope, IsoDateTime, StrictInput
 
 # ---- input ----------------------------------------------------------------------------------
 
@@ -31,6 +31,25 @@ class KeyTestInput(serializers.Serializer):
     apiKey = serializers.JSONField(
         required=False, help_text="Test this key without storing it; omit to test the stored key."
     )
+
+
+class KeyMetadataInput(StrictInput):
+    """``PATCH`` of a key: metadata only, never a new secret (that is a ``POST``)."""
+
+    name = serializers.CharField(required=False, max_length=200, help_text="a name you will recognise")
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class GroupKeyMetadataInput(KeyMetadataInput):
+    allowedUsers = serializers.JSONField(required=False, help_text='"all" or a list of member usernames.')
+
+    def validate_allowedUsers(self, value: object) -> AllowedUsers:
+        return AllowedUsers.parse(value)
+
+
+class TokenInput(StrictInput):
+    name = serializers.CharField(max_length=100, help_text="what the token is for, e.g. laptop or ci")
+    expiresAt = serializers.DateTimeField(required=False, allow_null=True, help_text="ISO 8601; empty: no expiry")
 
 
 # ---- output ---------------------------------------------------------------------------------
@@ -186,3 +205,41 @@ class GroupDetailBodySerializer(serializers.Serializer):
 
 class GroupDetailSerializer(Envelope):
     group = GroupDetailBodySerializer(source="*")
+
+
+class KeyUpdatedSerializer(Envelope):
+    """Takes a ``selectors.KeyListing`` of the updated key."""
+
+    key = KeySerializer(source="*")
+
+
+class GroupKeyUpdatedSerializer(Envelope):
+    key = GroupKeySerializer(source="*")
+
+
+class TokenSerializer(serializers.Serializer):
+    """One of the caller's API tokens (never the token itself: it is shown once, when created)."""
+
+    tokenId = serializers.CharField(source="prefix", help_text="byokt_<lookup id>, not a secret")
+    name = serializers.CharField()
+    createdAt = IsoDateTime(source="created_at")
+    lastUsedAt = IsoDateTime(source="last_used_at", allow_null=True)
+    expiresAt = IsoDateTime(source="expires_at", allow_null=True)
+    revokedAt = IsoDateTime(source="revoked_at", allow_null=True)
+    status = serializers.SerializerMethodField(help_text="active, expired or revoked")
+
+    def get_status(self, token: Any) -> str:
+        return token.state
+
+
+class TokensSerializer(Envelope):
+    tokens = TokenSerializer(many=True)
+
+
+class TokenCreatedSerializer(Envelope):
+    """Takes ``(token, plaintext)``: the plaintext is in this answer and nowhere else, ever."""
+
+    tokenId = serializers.CharField(help_text="byokt_<lookup id>")
+    token = serializers.CharField(help_text="the token itself: shown this once, store it now")
+    name = serializers.CharField()
+    expiresAt = IsoDateTime(allow_null=True)

@@ -497,27 +497,37 @@ def provider_key_set(
 
 @transaction.atomic
 def provider_key_update_metadata(
-    *, actor: User, key: ProviderKey, name: str, description: str, allowed: AllowedUsers | None = None
+    *,
+    actor: User,
+    key: ProviderKey,
+    name: str | None = None,
+    description: str | None = None,
+    allowed: AllowedUsers | None = None,
 ) -> ProviderKey:
-    """Change a key's name, description and (group keys) who may use it, without touching the secret."""
+    """Change a key's name, description and (group keys) who may use it, without touching the secret.
+    ``None`` (or a blank name) leaves a value as it is."""
     locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
-    members = (
-        _allowed_members(organization=locked.organization, allowed=allowed or AllowedUsers())
-        if locked.organization is not None
-        else None
-    )
-    locked.name = (name or "").strip()[:200] or locked.name
-    locked.description = (description or "").strip()[:2000]
-    locked.allow_all_members = members is None
-    locked.save(update_fields=["name", "description", "allow_all_members", "updated_at"])
-    if locked.organization is not None:
+    fields = ["updated_at"]
+    details: dict[str, object] = {}
+    if name is not None and name.strip():  # a blank name keeps the current one
+        locked.name = name.strip()[:200]
+        fields.append("name")
+        details["name"] = locked.name
+    if description is not None:
+        locked.description = description.strip()[:2000]
+        fields.append("description")
+        details["description"] = "changed"
+    members: list[User] | None = None
+    change_sharing = allowed is not None and locked.organization is not None
+    if change_sharing and locked.organization is not None and allowed is not None:
+        members = _allowed_members(organization=locked.organization, allowed=allowed)
+        locked.allow_all_members = members is None
+        fields.append("allow_all_members")
+        details.update(_sharing_details(members))
+    locked.save(update_fields=fields)
+    if change_sharing:
         locked.allowed_users.set(members or [])
-    _audit_key(
-        actor=actor,
-        action="key.updated",
-        key=locked,
-        details={"name": locked.name, **(_sharing_details(members) if locked.organization is not None else {})},
-    )
+    _audit_key(actor=actor, action="key.updated", key=locked, details=details)
     return locked
 
 

@@ -8,12 +8,30 @@ from typing import Any
 
 from rest_framework import serializers
 
+from common.errors import InvalidInput
+
 
 class IsoDateTime(serializers.DateTimeField):
     """ISO 8601 as Python writes it (``2026-12-01T10:00:00.123456+00:00``), the API's format since v1."""
 
     def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
         return value.isoformat() if value is not None else None
+
+
+class StrictInput(serializers.Serializer):
+    """An input serializer that refuses fields it does not know: a field the service cannot honour is a
+    400 naming it, never silently ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise InvalidInput(
+                    f"Unknown field(s): {', '.join(unknown)}. This endpoint takes: {', '.join(self.fields)}.",
+                    code="unknown_field",
+                    extra={"field": unknown[0]},
+                )
+        return super().to_internal_value(data)
 
 
 class Envelope(serializers.Serializer):

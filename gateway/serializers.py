@@ -241,7 +241,7 @@ class TokenTotalsSerializer(serializers.Serializer):
     totalTokens = serializers.IntegerField(source="total_tokens")
 
 
-class TokensSerializer(serializers.Serializer):
+class TokenCountsSerializer(serializers.Serializer):
     promptTokens = serializers.IntegerField(source="prompt_tokens")
     completionTokens = serializers.IntegerField(source="completion_tokens")
     totalTokens = serializers.IntegerField(source="total_tokens")
@@ -252,8 +252,9 @@ class StatsBodySerializer(serializers.Serializer):
     groupKeys = serializers.IntegerField(source="group_keys")
     providers = serializers.ListField(child=serializers.CharField(), help_text="providers you have a key for")
     totalUsage = serializers.IntegerField(source="usage.calls", help_text="calls served by your and group keys")
-    tokens = TokensSerializer(source="usage")
+    tokens = TokenCountsSerializer(source="usage")
     byProvider = serializers.DictField(source="by_provider", child=TokenTotalsSerializer())
+    thisMonth = TokenTotalsSerializer(source="this_month", help_text="since the 1st of this month, UTC")
 
 
 class StatsSerializer(Envelope):

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from functools import reduce
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from byok_keys.models import ProviderKey
-from gateway.usage import TokenTotals, usage_by_provider
+from gateway.usage import TokenTotals, usage_by_provider, usage_since
 from groups.models import Membership, User
 
 
@@ -19,6 +20,7 @@ class KeyStats:
     group_keys: int
     providers: list[str]
     by_provider: dict[str, TokenTotals]
+    this_month: TokenTotals
 
     @property
     def usage(self) -> TokenTotals:
@@ -39,4 +41,7 @@ def key_stats(*, user: User) -> KeyStats:
         group_keys=groups["n"] or 0,
         providers=sorted(set(providers)),
         by_provider=usage_by_provider(user=user),
+        this_month=usage_since(
+            user=user, since=timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        ),
     )

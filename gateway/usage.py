@@ -4,9 +4,10 @@ never scan the records)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from byok_keys.models import ProviderKey
@@ -120,6 +121,20 @@ def usage_by_provider(*, user: User) -> dict[str, TokenTotals]:
         row["provider"]: TokenTotals(row["calls"] or 0, row["prompt"] or 0, row["completion"] or 0, row["total"] or 0)
         for row in rows
     }
+
+
+def usage_since(*, user: User, since: datetime) -> TokenTotals:
+    """Successful calls on the caller's own and group keys since ``since`` (the usage records, read
+    through the (user, created_at) index)."""
+    row = UsageRecord.objects.filter(
+        user=user, source__in=[KeySource.USER, KeySource.GROUP], status="ok", created_at__gte=since
+    ).aggregate(
+        calls=Count("id"),
+        prompt=Sum("prompt_tokens"),
+        completion=Sum("completion_tokens"),
+        total=Sum("total_tokens"),
+    )
+    return TokenTotals(row["calls"] or 0, row["prompt"] or 0, row["completion"] or 0, row["total"] or 0)
 
 
 @dataclass

@@ -111,3 +111,28 @@ def test_removed_member_loses_allowed_users_entry(
     put_group_key(client_for(owner), {"apiKey": OPENAI_KEY, "allowedUsers": ["mia"]})
     client_for(owner).delete("/api/byok/groups/acme/users/mia")
     assert not ProviderKey.objects.get(organization=group).allowed_users.exists()
+
+
+def test_patch_changes_who_may_use_a_group_key_without_a_new_secret(
+    client_for: ClientFor, owner: User, member: User, group: Organization
+) -> None:
+    owner_api = client_for(owner)
+    put_group_key(owner_api, {"apiKey": OPENAI_KEY})
+    key = ProviderKey.objects.get(organization=group)
+    response = owner_api.patch(
+        "/api/byok/groups/acme/keys/openai", {"allowedUsers": [owner.username], "name": "Team"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["key"]["allowedUsers"] == [owner.username]
+    after = ProviderKey.objects.get(pk=key.pk)
+    assert (after.name, after.allow_all_members, after.sealed_secret) == ("Team", False, key.sealed_secret)
+    groups_keys = client_for(member).get("/api/byok/keys").json()["groupKeys"]
+    assert [k["usableByMe"] for k in groups_keys] == [False]
+    assert AuditEvent.objects.filter(action="key.updated", target_id=key.key_id).exists()
+
+
+def test_members_cannot_patch_group_keys(client_for: ClientFor, owner: User, member: User, group: Organization) -> None:
+    put_group_key(client_for(owner), {"apiKey": OPENAI_KEY})
+    response = client_for(member).patch("/api/byok/groups/acme/keys/openai", {"name": "mine"}, format="json")
+    assert response.status_code == 403
+    assert ProviderKey.objects.get(organization=group).name != "mine"

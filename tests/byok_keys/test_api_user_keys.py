@@ -167,3 +167,29 @@ def test_enable_byok_false_turns_the_endpoints_off(api: APIClient) -> None:
     assert "ENABLE_BYOK" in response.json()["error"]
     assert api.get("/api/byok/keys").json()["code"] == "byok_disabled"
     assert not ProviderKey.objects.exists()
+
+
+def test_patch_renames_a_key_and_keeps_its_secret(api: APIClient, owner: User) -> None:
+    post_key(api, "openai", {"apiKey": OPENAI_KEY, "name": "Work"})
+    before = ProviderKey.objects.get(user=owner, provider="openai")
+    response = api.patch("/api/byok/keys/openai", {"name": "Personal", "description": "for tests"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["key"]["name"] == "Personal"
+    after = ProviderKey.objects.get(pk=before.pk)
+    assert (after.name, after.description) == ("Personal", "for tests")
+    assert (after.key_id, after.sealed_secret) == (before.key_id, before.sealed_secret)
+
+
+def test_patch_refuses_a_new_secret_and_unknown_fields(api: APIClient, owner: User) -> None:
+    post_key(api, "openai", {"apiKey": OPENAI_KEY, "name": "Work"})
+    response = api.patch("/api/byok/keys/openai", {"apiKey": OPENAI_KEY}, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "unknown_field")
+    assert "apiKey" in response.json()["error"]
+    blank = api.patch("/api/byok/keys/openai", {"name": ""}, format="json")
+    assert blank.status_code == 400
+    assert ProviderKey.objects.get(user=owner).name == "Work"
+
+
+def test_patch_of_a_key_you_do_not_have_is_404(api: APIClient) -> None:
+    response = api.patch("/api/byok/keys/openai", {"name": "x"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (404, "key_not_found")
