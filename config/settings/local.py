@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import BYOK_ENCRYPTION_KEY, VAR_DIR, env
@@ -39,3 +40,8 @@ if not BYOK_ENCRYPTION_KEY:
         "BYOK_ENCRYPTION_KEY is not set: generated a local master key into {path} (mode 0600). "
         "Keep it: without it the stored provider keys cannot be decrypted.",
     )
+
+# Static files come from the apps through whitenoise's finders (no collectstatic needed here).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import VAR_DIR, env
@@ -37,3 +38,8 @@ LOGGING = {
     "handlers": {"null": {"class": "logging.NullHandler", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["null"], "level": "DEBUG"},
 }
+
+# Static files come from the apps through whitenoise's finders (no collectstatic needed here).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405
