@@ -13,6 +13,8 @@ from typing import Any
 class FakeProvider:
     def __init__(self, *, delay: float = 0.0, port: int = 0) -> None:
         self.delay = delay
+        # Secrets the fake answers 401 for, as a provider does for a revoked key.
+        self.rejected: set[str] = set()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -49,8 +51,14 @@ class FakeProvider:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _secret(self) -> str:
+                auth = self.headers.get("Authorization", "")
+                return auth.removeprefix("Bearer ").strip() or self.headers.get("api-key", "")
+
             def do_GET(self) -> None:
-                if self.path.endswith("/models"):
+                if self._secret() in fake.rejected:
+                    self._json(401, {"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}})
+                elif self.path.split("?")[0].endswith("/models"):
                     self._json(200, {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
                 else:
                     self._json(404, {"error": {"message": "not found"}})
