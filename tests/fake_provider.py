@@ -15,6 +15,8 @@ class FakeProvider:
         self.delay = delay
         # Secrets the fake answers 401 for, as a provider does for a revoked key.
         self.rejected: set[str] = set()
+        # GET requests (key validation): path and the secret sent.
+        self.gets: list[dict[str, str]] = []
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -56,6 +58,8 @@ class FakeProvider:
                 return auth.removeprefix("Bearer ").strip() or self.headers.get("api-key", "")
 
             def do_GET(self) -> None:
+                with fake._lock:
+                    fake.gets.append({"path": self.path, "secret": self._secret()})
                 if self._secret() in fake.rejected:
                     self._json(401, {"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}})
                 elif self.path.split("?")[0].endswith("/models"):

@@ -92,3 +92,112 @@ def test_the_dashboard_has_screenshots_at_desktop_and_phone_width(
         expect(session.page.locator("#providers-grid li[data-provider=openai] .serving")).to_have_text("user key")
         screenshot(session, name)
         assert session.errors == []
+
+
+AZURE_SECRET = "c0ffee" * 6  # 36 characters, a well-formed Azure key
+
+
+def test_a_config_provider_is_added_through_its_own_fields(sign_in: SignIn, owner: User, fake: FakeProvider) -> None:
+    session = sign_in(owner)
+    page = session.page
+    page.locator("#key-provider").select_option("azure")
+    # One input per field; the secret is a password input; never a JSON text box.
+    assert page.locator("#key-field-api_key").get_attribute("type") == "password"
+    assert page.locator("#key-field-endpoint_url").get_attribute("type") == "url"
+    assert page.locator("#key-fields textarea").count() == 0
+    page.get_by_label("Endpoint URL").fill(fake.url)
+    page.locator("#key-field-api_key").fill(AZURE_SECRET)
+    page.locator("#key-field-deployment_id").fill("gpt-4o-mini")
+    page.locator("#key-field-api_version").fill("2024-10-21")
+    expect(page.locator("#key-format")).to_have_text("The format looks right.")
+    page.locator("#key-save").click()
+    expect(page.locator("#key-outcome")).to_contain_text("Saved (…" + AZURE_SECRET[-4:] + "). Valid")
+    expect(page.locator("#keys-table tbody tr[data-provider=azure] .badge")).to_have_text("valid")
+    key = ProviderKey.objects.get(user=owner, provider="azure")
+    assert key.status == "valid"
+    assert {"path": "/openai/models?api-version=2024-10-21", "secret": AZURE_SECRET} in fake.gets
+    assert AZURE_SECRET not in session.seen()
+    assert session.errors == []
+
+
+def test_a_group_admin_invites_a_member_who_accepts_and_gets_a_chosen_group_key(
+    sign_in: SignIn, owner: User, member: User, make_user: Callable[..., User], fake: FakeProvider
+) -> None:
+    """``owner`` owns group acme (``member`` has joined it); they invite ``nina``, who accepts on her page;
+    the owner adds a group key for nina only: nina sees it as usable, the other member does not."""
+    nina = make_user("nina")
+    admin = sign_in(owner)
+    page = admin.page
+    panel = page.locator("#group-acme")
+    panel.get_by_label("Invite user").fill("nina")
+    panel.get_by_role("button", name="Invite").click()
+    expect(panel.locator("tr[data-user=nina]")).to_contain_text("invited")
+
+    invitee = sign_in(nina)
+    invitee.page.get_by_role("button", name="Accept the invitation to acme").click()
+    expect(invitee.page.locator("#groups-list li[data-group=acme]")).not_to_contain_text("invited")
+
+    page.reload()
+    panel = page.locator("#group-acme")
+    expect(panel.locator("tr[data-user=nina]")).to_contain_text("active")
+    panel.locator("#gk-acme-provider").select_option("openai")
+    panel.locator("#gk-acme-field-apiKey").fill(OPENAI_KEY)
+    panel.get_by_role("checkbox", name="All members").uncheck()
+    panel.get_by_role("checkbox", name="nina", exact=True).check()
+    panel.locator("#gk-acme-save").click()
+    expect(panel.locator("#gk-acme-outcome")).to_contain_text("Saved")
+    expect(page.locator("#group-acme table.group-keys tr[data-provider=openai]")).to_contain_text("nina")
+
+    invitee.page.reload()
+    expect(invitee.page.locator("#group-keys-table tr[data-group=acme][data-provider=openai]")).to_contain_text("yes")
+    other = sign_in(member)
+    expect(other.page.locator("#group-keys-table tr[data-group=acme][data-provider=openai]")).to_contain_text("no")
+    for session in (admin, invitee, other):
+        assert OPENAI_KEY not in session.seen()
+        assert session.errors == []
+
+
+def test_a_person_creates_copies_and_revokes_a_token_and_tries_a_call(
+    sign_in: SignIn, owner: User, fake: FakeProvider
+) -> None:
+    from tests.factories import store_user_key
+
+    store_user_key(owner)
+    session = sign_in(owner)
+    page = session.page
+    session.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.locator("#token-name").fill("laptop")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator("#token-created")).to_be_visible()
+    token = page.locator("#token-value").inner_text()
+    assert token.startswith("byokt_")
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#token-copied")).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    row = page.locator("#tokens-table tr", has_text="laptop")
+    row.get_by_role("button", name="Revoke token laptop").click()
+    expect(page.locator("#tokens-table tr", has_text="laptop")).to_contain_text("revoked")
+
+    page.locator("#try-provider").select_option("openai")
+    page.locator("#try-message").fill("ping")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#try-answer")).to_contain_text("ping")
+    key = ProviderKey.objects.get(user=owner)
+    expect(page.locator("#try-key")).to_have_text(key.key_id)
+    expect(page.locator("#try-source")).to_have_text("user")
+    assert fake.requests[-1]["authorization"] == f"Bearer {OPENAI_KEY}"  # served by the user's own key
+    assert OPENAI_KEY not in session.seen()
+    assert session.errors == []
+
+
+def test_the_page_has_no_serious_accessibility_violations(sign_in: SignIn, owner: User, fake: FakeProvider) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    from tests.factories import store_user_key
+
+    store_user_key(owner)
+    session = sign_in(owner)
+    expect(session.page.locator("#keys-table tbody tr")).to_have_count(1)
+    results = Axe().run(session.page)
+    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in serious]
