@@ -57,6 +57,7 @@ class Session:
     base: str
     bodies: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
 
     def goto(self, path: str = "/byok-interface.html") -> None:
         self.page.goto(self.base + path)
@@ -84,6 +85,7 @@ def sign_in(browser: Any, live_server: Any, fake: FakeProvider) -> Iterator[Call
                 session.bodies.append(" ".join(f"{k}: {v}" for k, v in response.headers.items()))
 
         page.on("response", collect)
+        page.on("request", lambda request: session.urls.append(request.url))
         page.on("pageerror", lambda error: session.errors.append(str(error)))
         # Script errors fail a test; a 4xx the page asked for and handled (e.g. resolve answering "no key"
         # for a provider) is logged by the browser as a failed resource load and is not one.

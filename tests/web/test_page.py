@@ -174,6 +174,9 @@ def test_a_person_creates_copies_and_revokes_a_token_and_tries_a_call(
     page.get_by_role("button", name="Copy").click()
     expect(page.locator("#token-copied")).to_have_text("Copied.")
     assert page.evaluate("navigator.clipboard.readText()") == token
+    # The page works with the session: no token in storage, in a URL, or in a request header it sends.
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    assert not [url for url in session.urls if "byokt_" in url]
     row = page.locator("#tokens-table tr", has_text="laptop")
     row.get_by_role("button", name="Revoke token laptop").click()
     expect(page.locator("#tokens-table tr", has_text="laptop")).to_contain_text("revoked")
