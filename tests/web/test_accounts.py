@@ -60,7 +60,9 @@ def test_password_change_and_reset_by_email(client: Client, member: User) -> Non
     assert link, mail.outbox[0].body
     form = client.get(link.group(1), follow=True)
     assert form.status_code == 200 and b"Set your password" in form.content
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "b-Other-pass-7y", "new_password2": "b-Other-pass-7y"})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "b-Other-pass-7y", "new_password2": "b-Other-pass-7y"}
+    )
     assert done.status_code == 302
     assert client.login(username=member.username, password="b-Other-pass-7y")
 
