@@ -17,6 +17,7 @@ from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ApiToken, ProviderKey
 from common.errors import Conflict, InvalidInput
+from common.text import check_display_text
 from groups.audit import audit_record
 from groups.models import Membership, Organization, User
 from providers import http, ssrf, validation
@@ -36,7 +37,7 @@ def api_token_create(
     *, user: User, name: str = "default", expires_at: datetime | None = None, actor: User | None = None
 ) -> tuple[ApiToken, str]:
     """Create a token; the plaintext is returned once and never stored."""
-    name = (name or "default").strip()[:100]
+    name = check_display_text((name or "default").strip()[:100], field="name")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("The expiry must be in the future.", code="invalid_expiry")
     plaintext, lookup_id, digest = tokens.generate()
@@ -269,8 +270,8 @@ def provider_key_store(
     previous_key_id = current.key_id if current else None
     key = current or ProviderKey(user=owner.user, organization=owner.organization, provider=provider, created_by=actor)
     key.key_id = _new_key_id(owner=owner, provider=provider)  # a new secret gets a new keyId
-    key.name = (name or "").strip()[:200] or f"{adapter_cls.spec.name} key"
-    key.description = (description or "").strip()[:2000]
+    key.name = check_display_text((name or "").strip()[:200], field="name") or f"{adapter_cls.spec.name} key"
+    key.description = check_display_text((description or "").strip()[:2000], field="description", allow_newlines=True)
     key.last4 = adapter_cls.last4(credential)
     key.status = check.status
     key.status_reason = check.reason[:300]
@@ -464,6 +465,8 @@ def provider_key_set(
 
     Nothing is written when any step refuses the key, so an existing key stays as it was.
     """
+    check_display_text(name or "", field="name")
+    check_display_text(description or "", field="description", allow_newlines=True)
     credential = provider_credential_parse(provider=provider, raw=raw)
     if owner.organization is not None:
         # Check allowedUsers before calling the provider, so a bad list costs nothing.
@@ -510,11 +513,11 @@ def provider_key_update_metadata(
     fields = ["updated_at"]
     details: dict[str, object] = {}
     if name is not None and name.strip():  # a blank name keeps the current one
-        locked.name = name.strip()[:200]
+        locked.name = check_display_text(name.strip()[:200], field="name")
         fields.append("name")
         details["name"] = locked.name
     if description is not None:
-        locked.description = description.strip()[:2000]
+        locked.description = check_display_text(description.strip()[:2000], field="description", allow_newlines=True)
         fields.append("description")
         details["description"] = "changed"
     members: list[User] | None = None

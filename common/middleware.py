@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
 
-from common.views import api_not_found, is_api_path
+from common.views import api_not_found, is_api_path, server_error_response
+
+logger = logging.getLogger("byok.errors")
 
 
 class BodySizeLimitMiddleware:
@@ -29,6 +33,44 @@ class BodySizeLimitMiddleware:
             }
             return HttpResponse(json.dumps(body), status=413, content_type="application/json")
         return self.get_response(request)
+
+
+class ApiSafetyMiddleware:
+    """Every API answer is JSON and never cached, whatever goes wrong:
+
+    - a NUL character in the path or query string is a 400 (PostgreSQL cannot compare with one: a 500);
+    - an exception a view did not handle is a JSON 500, also with DEBUG on, so no request body (and no
+      key in it) ever reaches Django's debug page; the traceback goes to the (masked) log;
+    - API responses carry ``Cache-Control: no-store`` (they hold key metadata and tokens shown once).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            "\x00" in request.path
+            or "\x00" in request.META.get("QUERY_STRING", "")
+            or "%00" in request.META.get("QUERY_STRING", "")
+        ):
+            return JsonResponse(
+                {
+                    "success": False,
+                    "error": "The address contains a NUL character; remove it.",
+                    "code": "invalid_characters",
+                },
+                status=400,
+            )
+        response = self.get_response(request)
+        if is_api_path(request.path) and "Cache-Control" not in response:
+            patch_cache_control(response, no_store=True)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api_path(request.path):
+            return None
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return server_error_response()
 
 
 class ApiNotFoundMiddleware:

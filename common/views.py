@@ -39,10 +39,14 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
 
 
+def server_error_response() -> JsonResponse:
+    return JsonResponse(
+        {"success": False, "error": "Internal server error; it has been logged.", "code": "server_error"},
+        status=500,
+    )
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(
-            {"success": False, "error": "Internal server error; it has been logged.", "code": "server_error"},
-            status=500,
-        )
+        return server_error_response()
     return defaults.server_error(request)

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from common.text import check_display_text
 from groups.audit import audit_record
 from groups.models import Membership, Organization, User
 from groups.roles import Cap, capabilities_for, is_platform_staff
@@ -24,7 +25,7 @@ def group_create(*, actor: User, slug: str, name: str) -> Organization:
             "Group id must be 2-63 characters: lowercase letters, digits, '-' or '_', starting with a letter or digit.",
             code="invalid_group_id",
         )
-    name = (name or "").strip() or slug
+    name = check_display_text((name or "").strip() or slug, field="name")
     if len(name) > 200:
         raise InvalidInput("Group name must be at most 200 characters.", code="invalid_group_name")
     try:
@@ -39,7 +40,7 @@ def group_create(*, actor: User, slug: str, name: str) -> Organization:
 
 @transaction.atomic
 def group_rename(*, actor: User, org: Organization, name: str) -> Organization:
-    name = (name or "").strip()
+    name = check_display_text((name or "").strip(), field="name")
     if not name or len(name) > 200:
         raise InvalidInput("Group name must be 1-200 characters.", code="invalid_group_name")
     # Read the stored name: the admin hands over an instance its form has already changed.
@@ -58,13 +59,31 @@ def group_rename(*, actor: User, org: Organization, name: str) -> Organization:
     return org
 
 
+def _lock_group(org: Organization) -> None:
+    """Serialise every membership change of one group on its row: two requests adding the same user,
+    or two owners removing each other, then run one after the other (no unique violation, no
+    deadlock, never zero owners) instead of failing with a 500."""
+    Organization.objects.select_for_update().filter(pk=org.pk).first()
+
+
 def _membership_create(*, actor: User, org: Organization, user: User, role: str) -> Membership:
     """Joining yourself (creating a group) or being added by platform staff is immediate; being added
     by anyone else is an invitation the user accepts with ``membership_accept``."""
     immediate = actor.pk == user.pk or is_platform_staff(actor)
-    membership = Membership.objects.create(
-        user=user, organization=org, role=role, invited_by=actor, accepted_at=timezone.now() if immediate else None
-    )
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                user=user,
+                organization=org,
+                role=role,
+                invited_by=actor,
+                accepted_at=timezone.now() if immediate else None,
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"'{user.username}' was added to '{org.slug}' by another request at the same time.",
+            code="concurrent_update",
+        ) from None
     if immediate:
         _default_group_if_none(user, org)
     audit_record(
@@ -87,6 +106,7 @@ def _default_group_if_none(user: User, org: Organization) -> None:
 @transaction.atomic
 def membership_accept(*, user: User, org: Organization) -> Membership:
     """Accept a pending invitation to ``org``."""
+    _lock_group(org)
     membership = Membership.objects.select_for_update().filter(user=user, organization=org).first()
     if membership is None:
         raise NotFound(f"You have no invitation to group '{org.slug}'.", code="invitation_not_found")
@@ -111,6 +131,13 @@ def _check_role_change_allowed(*, actor: User, org: Organization, role: str, cur
     caps = capabilities_for(
         actor_membership.role if actor_membership else None, platform_staff=is_platform_staff(actor)
     )
+    if actor_membership is None and not is_platform_staff(actor):
+        # Callers checked the actor's access before this transaction: it went away meanwhile (another
+        # request removed them).
+        raise Conflict(
+            f"Your membership of '{org.slug}' changed while this request ran; reload and try again.",
+            code="concurrent_update",
+        )
     if Cap.MANAGE_MEMBERS not in caps:
         raise Forbidden("Only group owners and admins can manage members.", code="insufficient_role")
     if Membership.Role.OWNER in (role, current) and Cap.MANAGE_OWNERS not in caps:
@@ -130,6 +157,7 @@ def membership_set(
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
         raise NotFound(f"No active user named '{username}'.", code="user_not_found")
+    _lock_group(org)
     existing = Membership.objects.select_for_update().filter(user=user, organization=org).first()
     _check_role_change_allowed(actor=actor, org=org, role=role, current=existing.role if existing else None)
     if existing is None:
@@ -169,6 +197,7 @@ def _ensure_another_owner(*, org: Organization, leaving: User) -> None:
 @transaction.atomic
 def membership_remove(*, actor: User, org: Organization, username: str) -> None:
     """Remove a member (owners/admins), or leave / decline an invitation (the member themself)."""
+    _lock_group(org)
     membership = (
         Membership.objects.select_for_update()
         .select_related("user")

@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "common.middleware.ApiSafetyMiddleware",
     "common.middleware.ApiNotFoundMiddleware",
     "common.middleware.BodySizeLimitMiddleware",
     "common.context.RequestContextMiddleware",
@@ -121,6 +122,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Django's error reports (debug page, mail to admins) never show request bodies or POST values: a key
+# may be in any of them.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "common.reporting.NoRequestDataFilter"
+
 # ---- Email (password resets, set-password links; later: notifications) -------------------
 # EMAIL_URL: consolemail:// (prints to the console, the default), smtp+tls://user:pass@host:587, …
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -152,7 +157,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
