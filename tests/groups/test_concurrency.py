@@ -48,7 +48,7 @@ def test_two_owners_removing_each_other_never_leave_zero_owners(
         join_group(owner=owner, group=group, user=other, role=Membership.Role.OWNER)
         tokens = {owner.username: _token(owner), other.username: _token(other)}
 
-        def remove(pair: tuple[str, str]) -> int:
+        def remove(pair: tuple[str, str], tokens: dict[str, str] = tokens) -> int:
             actor, target = pair
             return requests.delete(
                 f"{live_server.url}/api/byok/groups/acme/users/{target}",
