@@ -47,7 +47,18 @@ def registered_key_prefixes() -> frozenset[str]:
     return frozenset(_key_prefixes)
 
 
+# Query strings in logged URLs and request lines ("GET /path?apiKey=... HTTP/1.1"): a client may put a
+# key in one (keys belong in headers), so no log ever shows a query string's values.
+_QUERY_RE = re.compile(r"(\?)([^\s\"'#]+)")
+
+
+def _mask_query(match: re.Match[str]) -> str:
+    names = [part.split("=", 1)[0] for part in match.group(2).split("&")]
+    return "?" + "&".join(f"{name}=***" if name else "***" for name in names)
+
+
 def mask_secrets(text: str) -> str:
+    text = _QUERY_RE.sub(_mask_query, text) if "?" in text and "=" in text else text
     text = _HEADER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}***", text)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     text = _API_TOKEN_RE.sub("byokt_***", text)

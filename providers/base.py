@@ -148,11 +148,28 @@ class CredentialFormatError(ValueError):
         self.field = field
 
 
+# No provider issues a secret (or config value) this long; longer values are not stored or forwarded
+# as a header (an AWS session token, the longest credential here, stays well under it).
+MAX_CREDENTIAL_FIELD_CHARS = 4096
+
+
 def clean_key_string(value: object, *, what: str) -> str:
     """Trim surrounding whitespace (pasted keys often end in a newline) and refuse inner whitespace."""
     if not isinstance(value, str):
         raise CredentialFormatError(f"{what} must be a string.", code="invalid_key_format")
+    if len(value) > MAX_CREDENTIAL_FIELD_CHARS + 64:  # trailing whitespace aside
+        raise CredentialFormatError(
+            f"{what} is {len(value)} characters long; no provider issues keys longer than "
+            f"{MAX_CREDENTIAL_FIELD_CHARS}. Check what was pasted.",
+            code="key_too_long",
+        )
     cleaned = value.strip()
+    if len(cleaned) > MAX_CREDENTIAL_FIELD_CHARS:
+        raise CredentialFormatError(
+            f"{what} is {len(cleaned)} characters long; no provider issues keys longer than "
+            f"{MAX_CREDENTIAL_FIELD_CHARS}. Check what was pasted.",
+            code="key_too_long",
+        )
     if not cleaned:
         raise CredentialFormatError(f"{what} is empty.", code="missing_api_key")
     if re.search(r"\s", cleaned):

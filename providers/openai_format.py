@@ -8,10 +8,12 @@ from typing import Any
 
 import requests
 
+from common.masking import mask_secrets
 from providers import http
 from providers.base import ProviderAdapter
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, iter_sse_json
 from providers.http import OutboundRequest
+from providers.verdict import stream_failure
 
 
 def request_body(request: ChatRequest, *, model: str | None = None, stream: bool = False) -> dict[str, Any]:
@@ -52,9 +54,14 @@ def parse_response(data: Any, *, provider_name: str, model: str) -> ChatResult:
     )
 
 
-def iter_stream(response: requests.Response) -> Iterator[ChatChunk]:
+def iter_stream(response: requests.Response, *, provider_name: str = "The provider") -> Iterator[ChatChunk]:
     with response:
         for event in iter_sse_json(response):
+            if event.get("error"):
+                # An error event (then often a cut connection): the answer is incomplete, never a completion.
+                error = event["error"]
+                detail = error.get("message") if isinstance(error, dict) else error
+                raise UpstreamError.from_verdict(stream_failure(provider_name, mask_secrets(str(detail or ""))[:200]))
             choices = event.get("choices") or []
             choice = choices[0] if choices and isinstance(choices[0], dict) else {}
             chunk = ChatChunk(
@@ -80,4 +87,5 @@ class OpenAIWireChat(ProviderAdapter):
 
     def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
         # Sent here, not in the generator, so an error status is raised before the first chunk.
-        return iter_stream(self.send_chat(self.chat_http_request(request, stream=True), stream=True))
+        response = self.send_chat(self.chat_http_request(request, stream=True), stream=True)
+        return iter_stream(response, provider_name=self.spec.name)

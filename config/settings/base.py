@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -145,7 +146,13 @@ ENABLE_BYOK = env.bool("ENABLE_BYOK", default=True)
 BYOK_ENCRYPTION_KEY = env("BYOK_ENCRYPTION_KEY", default="")
 BYOK_ENCRYPTION_KEY_FILE = env("BYOK_ENCRYPTION_KEY_FILE", default="")
 if not BYOK_ENCRYPTION_KEY and BYOK_ENCRYPTION_KEY_FILE:
-    BYOK_ENCRYPTION_KEY = Path(BYOK_ENCRYPTION_KEY_FILE).read_text().strip()
+    try:
+        BYOK_ENCRYPTION_KEY = Path(BYOK_ENCRYPTION_KEY_FILE).read_text().strip()
+    except OSError as _exc:
+        raise ImproperlyConfigured(
+            f"BYOK_ENCRYPTION_KEY_FILE={BYOK_ENCRYPTION_KEY_FILE} cannot be read ({_exc.strerror}); "
+            "point it at the file holding the master key, or set BYOK_ENCRYPTION_KEY."
+        ) from None
 # Comma-separated master keys used only to decrypt, while secrets are re-sealed after a rotation.
 BYOK_PREVIOUS_ENCRYPTION_KEYS: list[str] = env.list("BYOK_PREVIOUS_ENCRYPTION_KEYS", default=[])
 

@@ -60,3 +60,28 @@ def test_an_error_in_the_middle_of_a_stream_is_sent_with_the_key_redacted(
     body = stream_chat(api)
     assert "overloaded" in body
     assert OPENAI_KEY[10:30] not in body
+
+
+def test_a_provider_stream_cut_after_an_error_event_ends_with_an_error_and_is_recorded_as_failed(
+    api: APIClient, owner: User, provider_mock: Any
+) -> None:
+    import json
+
+    import responses
+
+    from tests.factories import OPENAI_CHAT_URL
+
+    key = store_user_key(owner)
+    events = [
+        {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hal"}}]},
+        {"error": {"message": "The server had an error while processing your request.", "type": "server_error"}},
+    ]
+    body = "".join(f"data: {json.dumps(event)}\n\n" for event in events)  # then the connection ends: no [DONE]
+    provider_mock.add(responses.POST, OPENAI_CHAT_URL, body=body, content_type="text/event-stream")
+    answer = stream_chat(api)
+    assert '"content":"Hal"' in answer
+    assert "had an error while processing" in answer and '"error"' in answer
+    assert '"finish_reason":"stop"' not in answer
+    record = UsageRecord.objects.get(provider_key=key)
+    assert record.status != "ok"
+    assert ProviderKey.objects.get(pk=key.pk).usage_count == 0
