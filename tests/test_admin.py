@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from byok_keys.models import ApiToken, ProviderKey
 from byok_keys.services import KeyOwner, api_token_create, provider_key_set
 from groups.models import AuditEvent, Membership, Organization, User
 from groups.services import group_create, membership_set
-from tests.factories import ANTHROPIC_KEY, OPENAI_KEY
+from tests.factories import ANTHROPIC_KEY, OPENAI_KEY, RenderedForm, rendered_form
 
 
 @pytest.fixture
@@ -38,10 +39,8 @@ def _objects(populated: dict[str, Any], owner: User, group: Organization) -> dic
     usage = UsageRecord.objects.create(
         user=owner, provider="openai", model="gpt-4o-mini", source="group", organization=group, status="ok"
     )
-    from django.contrib.auth.models import Group as PermissionGroup
 
     return {
-        PermissionGroup: PermissionGroup.objects.create(name="platform staff"),
         ProviderKey: populated["group_key"],
         ApiToken: populated["token"],
         AuditEvent: AuditEvent.objects.first(),
@@ -151,28 +150,98 @@ def test_admin_revokes_tokens(admin_client: Client, populated: dict[str, Any]) -
     assert AuditEvent.objects.filter(action="token.revoked").exists()
 
 
+def group_form(client: Client, group: Organization) -> RenderedForm:
+    return rendered_form(client, reverse("admin:groups_organization_change", args=[group.pk]))
+
+
+def member_rows(form: RenderedForm) -> dict[str, str]:
+    """The inline's rows as the page shows them: the username in each row's box -> the row's prefix."""
+    rows = {}
+    for name in form.names():
+        if name.startswith("memberships-") and name.endswith("-id") and form[name]:
+            prefix = name[: -len("-id")]
+            rows[form.shown[prefix + "-user"]] = prefix
+    return rows
+
+
+def new_member_row(form: RenderedForm) -> str:
+    """The prefix of the inline's empty row for a new member (the browser's extra row, not the template)."""
+    for name in form.names():
+        if re.fullmatch(r"memberships-\d+-user", name) and not form[name]:
+            return name[: -len("-user")]
+    raise AssertionError("the group page has no empty member row")
+
+
+def test_the_group_page_shows_each_members_username_not_their_id(
+    admin_client: Client, group: Organization, owner: User, member: User
+) -> None:
+    form = group_form(admin_client, group)
+    assert sorted(member_rows(form)) == [member.username, owner.username]
+
+
 def test_admin_membership_inline_goes_through_the_service(
     admin_client: Client, group: Organization, outsider: User, owner: User
 ) -> None:
-    membership = Membership.objects.get(organization=group, user=owner)
-    data = {
-        "name": "Acme",
-        "memberships-TOTAL_FORMS": "2",
-        "memberships-INITIAL_FORMS": "1",
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-        "memberships-0-id": str(membership.pk),
-        "memberships-0-organization": str(group.pk),
-        "memberships-0-user": owner.username,
-        "memberships-0-role": "owner",
-        "memberships-1-organization": str(group.pk),
-        "memberships-1-user": outsider.username,
-        "memberships-1-role": "member",
-    }
-    response = admin_client.post(reverse("admin:groups_organization_change", args=[group.pk]), data)
+    form = group_form(admin_client, group)
+    row = new_member_row(form)
+    form[f"{row}-user"] = outsider.username
+    form[f"{row}-role"] = "member"
+    response = form.submit(admin_client, "_save")
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Membership.objects.filter(organization=group, user=outsider, role="member").exists()
     assert AuditEvent.objects.filter(action="membership.added", target_id="acme/oscar").exists()
+
+
+def test_platform_staff_rename_a_group_with_members_and_add_one_through_the_rendered_form(
+    admin_client: Client, group: Organization, owner: User, member: User, group_admin: User, outsider: User
+) -> None:
+    form = group_form(admin_client, group)
+    form["name"] = "Acme Corp"
+    row = new_member_row(form)
+    form[f"{row}-user"] = outsider.username
+    response = form.submit(admin_client, "_save")
+    assert response.status_code == 302, response.content.decode()[:3000]
+    group.refresh_from_db()
+    assert group.name == "Acme Corp"
+    roles = dict(Membership.objects.filter(organization=group).values_list("user__username", "role"))
+    assert roles == {"olivia": "owner", "mia": "member", "adam": "admin", "oscar": "member"}
+    assert Membership.objects.get(user=outsider, organization=group).is_active  # staff add directly
+    assert AuditEvent.objects.filter(action="group.renamed", target_id="acme").exists()
+    # Untouched rows changed nothing: no role change was recorded.
+    assert not AuditEvent.objects.filter(action="membership.role_changed").exists()
+
+
+def test_team_admin_renames_their_group_and_adds_a_member_through_the_rendered_form(
+    owner: User, member: User, group: Organization, outsider: User
+) -> None:
+    owner.is_staff = True
+    owner.save()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    form = group_form(client, group)
+    form["name"] = "Acme Team"
+    row = new_member_row(form)
+    form[f"{row}-user"] = outsider.username
+    response = form.submit(client, "_save")
+    assert response.status_code == 302, response.content.decode()[:3000]
+    group.refresh_from_db()
+    assert group.name == "Acme Team"
+    invited = Membership.objects.get(user=outsider, organization=group)
+    assert invited.role == "member" and not invited.is_active  # a team admin's addition is an invitation
+    assert Membership.objects.get(user=member, organization=group).is_active
+
+
+def test_a_member_row_changes_role_and_is_removed_through_the_rendered_form(
+    admin_client: Client, group: Organization, owner: User, member: User, group_admin: User
+) -> None:
+    form = group_form(admin_client, group)
+    rows = member_rows(form)
+    form[f"{rows[member.username]}-role"] = "admin"
+    form.check(f"{rows[group_admin.username]}-DELETE")
+    response = form.submit(admin_client, "_save")
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Membership.objects.get(user=member, organization=group).role == "admin"
+    assert not Membership.objects.filter(user=group_admin, organization=group).exists()
 
 
 # ---- Team administrators -----------------------------------------------------------------------
@@ -252,34 +321,13 @@ def test_group_member_add_of_owner_by_admin_is_refused_in_admin(
 ) -> None:
     group_admin.is_staff = True
     group_admin.save()
-    client = Client()
+    client = Client(enforce_csrf_checks=True)
     client.force_login(group_admin)
-    memberships = list(Membership.objects.filter(organization=group).order_by("pk"))
-    data: dict[str, str] = {
-        "name": "Acme",
-        "memberships-TOTAL_FORMS": str(len(memberships) + 1),
-        "memberships-INITIAL_FORMS": str(len(memberships)),
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-    }
-    for i, m in enumerate(memberships):
-        data.update(
-            {
-                f"memberships-{i}-id": str(m.pk),
-                f"memberships-{i}-organization": str(group.pk),
-                f"memberships-{i}-user": m.user.username,
-                f"memberships-{i}-role": m.role,
-            }
-        )
-    n = len(memberships)
-    data.update(
-        {
-            f"memberships-{n}-organization": str(group.pk),
-            f"memberships-{n}-user": outsider.username,
-            f"memberships-{n}-role": "owner",
-        }
-    )
-    response = client.post(reverse("admin:groups_organization_change", args=[group.pk]), data)
+    form = group_form(client, group)
+    row = new_member_row(form)
+    form[f"{row}-user"] = outsider.username
+    form[f"{row}-role"] = "owner"
+    response = form.submit(client, "_save")
     assert response.status_code == 200
     assert "Only group owners" in response.content.decode()
     assert not Membership.objects.filter(user=outsider).exists()
@@ -310,19 +358,9 @@ def test_admin_revokes_keys_and_revoked_keys_are_never_resolved(
 
 
 def test_admin_rename_of_a_group_is_audited(admin_client: Client, group: Organization, owner: User) -> None:
-    membership = Membership.objects.get(organization=group, user=owner)
-    data = {
-        "name": "Acme Corp",
-        "memberships-TOTAL_FORMS": "1",
-        "memberships-INITIAL_FORMS": "1",
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-        "memberships-0-id": str(membership.pk),
-        "memberships-0-organization": str(group.pk),
-        "memberships-0-user": owner.username,
-        "memberships-0-role": "owner",
-    }
-    assert admin_client.post(reverse("admin:groups_organization_change", args=[group.pk]), data).status_code == 302
+    form = group_form(admin_client, group)
+    form["name"] = "Acme Corp"
+    assert form.submit(admin_client, "_save").status_code == 302
     assert AuditEvent.objects.filter(action="group.renamed", target_id="acme").exists()
 
 
@@ -353,51 +391,14 @@ def test_team_admin_sees_only_their_groups_audit_and_usage_logs(team_admin_clien
         )
 
 
-def _inline_data(
-    group: Organization, rows: list[tuple[Membership | None, str, str]], name: str = "Acme"
-) -> dict[str, str]:
-    initial = [r for r in rows if r[0] is not None]
-    data = {
-        "name": name,
-        "memberships-TOTAL_FORMS": str(len(rows)),
-        "memberships-INITIAL_FORMS": str(len(initial)),
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-    }
-    for i, (membership, username, role) in enumerate(rows):
-        data.update(
-            {
-                f"memberships-{i}-organization": str(group.pk),
-                f"memberships-{i}-user": username,
-                f"memberships-{i}-role": role,
-            }
-        )
-        if membership is not None:
-            data[f"memberships-{i}-id"] = str(membership.pk)
-    return data
-
-
-def test_team_admin_adding_a_member_in_the_admin_sends_an_invitation(
-    owner: User, group: Organization, outsider: User
-) -> None:
-    owner.is_staff = True
-    owner.save()
-    client = Client()
-    client.force_login(owner)
-    mine = Membership.objects.get(organization=group, user=owner)
-    data = _inline_data(group, [(mine, owner.username, "owner"), (None, outsider.username, "member")])
-    assert client.post(reverse("admin:groups_organization_change", args=[group.pk]), data).status_code == 302
-    assert Membership.objects.get(user=outsider, organization=group).is_active is False
-
-
 def test_the_last_accepted_owner_cannot_leave_in_favour_of_an_invited_owner(
     admin_client: Client, owner: User, group: Organization, outsider: User
 ) -> None:
     membership_set(actor=owner, org=group, username=outsider.username, role="owner")  # invited
-    invited = Membership.objects.get(user=outsider)
-    mine = Membership.objects.get(organization=group, user=owner)
-    data = _inline_data(group, [(mine, owner.username, "member"), (invited, outsider.username, "owner")])
-    response = admin_client.post(reverse("admin:groups_organization_change", args=[group.pk]), data)
+    form = group_form(admin_client, group)
+    rows = member_rows(form)
+    form[f"{rows[owner.username]}-role"] = "member"
+    response = form.submit(admin_client, "_save")
     assert response.status_code == 200  # a form error, not a 500
     assert "at least one owner who has accepted" in response.content.decode()
-    assert Membership.objects.get(pk=mine.pk).role == "owner"
+    assert Membership.objects.get(organization=group, user=owner).role == "owner"
