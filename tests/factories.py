@@ -22,6 +22,14 @@ OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2 + "T3BlbkFJ" + "k1L2m3N4o5P
 ANTHROPIC_KEY = "sk-ant-api03-" + ("Zq9" * 31) + "AA"
 GROQ_KEY = "gsk_" + "Q" * 20 + "w" * 20 + "1" * 12
 MISTRAL_KEY = "Zx9" * 11  # no prefix: the generic log filter cannot recognise it
+# Azure OpenAI: a config provider, so one input per field in the admin; only ``api_key`` is secret.
+AZURE_ENDPOINT_URL = "https://acme-vault.openai.azure.com"
+AZURE_CONFIG = {
+    "endpoint_url": AZURE_ENDPOINT_URL,
+    "api_key": "0f1e2d3c4b5a6978" + "8796a5b4c3d2e1f0",
+    "deployment_id": "gpt-4o-mini",
+    "api_version": "2024-10-21",
+}
 # An OpenAI key served from the environment (OPENAI_API_KEY) when system keys are allowed.
 SYSTEM_OPENAI_KEY = "sk-proj-" + "SystemKey000" * 4 + "T3BlbkFJ" + "x" * 20
 
@@ -31,6 +39,7 @@ OPENAI_CHAT_URL = "https://api.openai.com/v1/chat/completions"
 GROQ_MODELS_URL = "https://api.groq.com/openai/v1/models"
 MISTRAL_MODELS_URL = "https://api.mistral.ai/v1/models"
 MISTRAL_CHAT_URL = "https://api.mistral.ai/v1/chat/completions"
+AZURE_MODELS_URL = f"{AZURE_ENDPOINT_URL}/openai/models?api-version=2024-10-21"
 
 # ---- DNS without a network (used by the ``fake_dns`` fixture) -----------------------------------
 # Host names the tests resolve without a network; anything else resolves to a public address.
@@ -126,12 +135,17 @@ class RenderedForm:
             raise AssertionError(f"{name} offers no option {value!r}; it offers {self.options[name]}")
         self.values[name] = [value]
 
-    def check(self, name: str, checked: bool = True) -> None:
-        """Tick (or untick) the checkbox ``name``."""
-        if name not in self.checkables:
+    def check(self, name: str, checked: bool = True, *, value: str | None = None) -> None:
+        """Tick (or untick) the checkbox ``name`` (the one with ``value`` where several share the name)."""
+        offered = self.checkables.get(name)
+        if not offered:
             raise AssertionError(f"the form has no checkbox named {name!r}")
-        if checked:
-            self.values[name] = [self.checkables[name][0]]
+        value = offered[0] if value is None else value
+        if value not in offered:
+            raise AssertionError(f"no checkbox {name!r} has the value {value!r}; they have {offered}")
+        sent = [v for v in self.values.get(name, []) if v != value] + ([value] if checked else [])
+        if sent:
+            self.values[name] = sent
         else:
             self.values.pop(name, None)
 
@@ -260,3 +274,12 @@ def rendered_form(client: Client, url: str, *, form_id: str | None = None) -> Re
         assert forms, f"{url} has no form with id {form_id!r}"
     assert forms, f"{url} has no form"
     return max(forms, key=lambda form: len(form.values) + len(form.checkables))
+
+
+def run_admin_action(client: Client, changelist_url: str, action: str, objects: list[Any]) -> Any:
+    """On an admin list page, tick ``objects``, choose ``action`` and press "Go", as a person would."""
+    form = rendered_form(client, changelist_url, form_id="changelist-form")
+    form["action"] = action
+    for obj in objects:
+        form.check("_selected_action", value=str(obj.pk))
+    return form.submit(client, "index")
