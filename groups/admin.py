@@ -113,6 +113,7 @@ class MembershipForm(forms.ModelForm):
         to_field_name="username",
         widget=forms.TextInput(attrs={"placeholder": "username"}),
         help_text="Username of an existing active user.",
+        error_messages={"invalid_choice": "No active user has this username."},
     )
 
     class Meta:

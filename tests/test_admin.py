@@ -272,6 +272,15 @@ def test_team_admin_renames_their_group_and_adds_a_member_through_the_rendered_f
     assert Membership.objects.get(user=member, organization=group).is_active
 
 
+def test_adding_an_unknown_username_says_so(admin_client: Client, group: Organization, owner: User) -> None:
+    form = group_form(admin_client, group)
+    form[f"{new_member_row(form)}-user"] = "nobody"
+    response = form.submit(admin_client, "_save")
+    assert response.status_code == 200
+    assert "No active user has this username." in response.content.decode()
+    assert Membership.objects.filter(organization=group).count() == 1
+
+
 def test_a_member_row_changes_role_and_is_removed_through_the_rendered_form(
     admin_client: Client, group: Organization, owner: User, member: User, group_admin: User
 ) -> None:
