@@ -1,158 +1,63 @@
-"""Admin for keys, tokens and the audit log. A secret is only ever typed in (a password field that is
+"""Admin for provider keys and API tokens. A secret is only ever typed in (a password field that is
 never rendered back); lists and pages show last4, never the secret or its ciphertext."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import csrf_protect_m
+from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from byok_keys import services
+from byok_keys.admin_forms import (
+    SECRET_FIELD,
+    ProviderKeyForm,
+    config_specs,
+    credential_field_names,
+    spec_of,
+)
 from byok_keys.models import ApiToken, ProviderKey
-from byok_keys.services import AllowedUsers, KeyOwner
-from common.errors import ServiceError
 from groups.admin_scoping import TeamScopedAdmin, managed_groups
-from groups.models import Organization, User
-from groups.roles import is_platform_staff
-from providers.registry import all_adapter_classes
+from groups.models import User
+from providers.validation import KeyStatus
+
+# Every input a credential is typed into: kept out of error reports.
+_CREDENTIAL_INPUTS = credential_field_names(None)
+
+_STATUS_LEVEL = {
+    KeyStatus.VALID: messages.SUCCESS,
+    KeyStatus.RESTRICTED: messages.WARNING,
+    KeyStatus.NO_CREDIT: messages.WARNING,
+    KeyStatus.UNVERIFIED: messages.WARNING,
+    KeyStatus.INVALID: messages.ERROR,
+}
 
 
-def _provider_choices() -> list[tuple[str, str]]:
-    return [(cls.spec.id, f"{cls.spec.name} ({cls.spec.id})") for cls in all_adapter_classes()]
-
-
-class ProviderKeyForm(forms.ModelForm):
-    provider = forms.ChoiceField(choices=_provider_choices)
-    owner_user = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True),
-        to_field_name="username",
-        required=False,
-        widget=forms.TextInput(attrs={"placeholder": "username"}),
-        label="Owner (user)",
-        help_text="For a personal key: the user's username. Leave empty for a group key.",
-    )
-    organization = forms.ModelChoiceField(queryset=Organization.objects.all(), required=False, label="Owner (group)")
-    secret = forms.CharField(
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        required=False,
-        label="Secret",
-        help_text="The provider key; for providers with config fields, a JSON object of them. "
-        "Leave empty to keep the stored secret. It is never shown again.",
-    )
-    allowed_users_text = forms.CharField(
-        required=False,
-        label="Allowed users",
-        help_text='Group keys: "all" (or empty) for every member, or member usernames separated by commas.',
-    )
-
-    class Meta:
-        model = ProviderKey
-        fields = ("name", "description")
-
-    def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.request = request
-        self.result: services.KeySetResult | None = None
-        instance = self.instance
-        if request is not None and not is_platform_staff(request.user):
-            self.fields["organization"].queryset = managed_groups(request)  # type: ignore[attr-defined]
-            self.fields["owner_user"].disabled = True
-            self.fields["owner_user"].help_text = "Team administrators manage group keys only."
-        if instance.pk:
-            for name in ("provider", "owner_user", "organization"):
-                self.fields[name].disabled = True
-            self.fields["provider"].initial = instance.provider
-            self.fields["owner_user"].initial = instance.user.username if instance.user_id else None
-            self.fields["organization"].initial = instance.organization_id
-            if instance.organization_id:
-                self.initial["allowed_users_text"] = (
-                    "all" if instance.allow_all_members else ", ".join(u.username for u in instance.allowed_users.all())
-                )
-        else:
-            self.fields["secret"].required = True
-
-    def _post_clean(self) -> None:
-        # No model validation of the form's unsaved instance: the service in clean() validated and
-        # stored the key (and holds the database constraints), so the instance is not what is stored.
-        pass
-
-    def _allowed_users(self) -> AllowedUsers:
-        text = (self.cleaned_data.get("allowed_users_text") or "").strip()
-        if not text or text == "all":
-            return AllowedUsers()
-        return AllowedUsers.parse([name.strip() for name in text.split(",") if name.strip()])
-
-    def clean(self) -> dict[str, Any]:
-        """Runs the one key service, so the admin refuses exactly what the API refuses."""
-        data = super().clean() or {}
-        if self.errors or self.request is None:
-            return data
-        actor = cast(User, self.request.user)
-        instance = self.instance
-        try:
-            if instance.pk is None:
-                owner_user, org = data.get("owner_user"), data.get("organization")
-                if (owner_user is None) == (org is None):
-                    raise forms.ValidationError("Choose exactly one owner: a user or a group.")
-                owner = KeyOwner(user=owner_user) if owner_user else KeyOwner(organization=org)
-                self.result = services.provider_key_set(
-                    actor=actor,
-                    owner=owner,
-                    provider=data["provider"],
-                    raw=data.get("secret"),
-                    name=data.get("name", ""),
-                    description=data.get("description", ""),
-                    allowed=self._allowed_users() if org else None,
-                )
-            elif data.get("secret"):
-                owner = (
-                    KeyOwner(user=instance.user) if instance.user_id else KeyOwner(organization=instance.organization)
-                )
-                self.result = services.provider_key_set(
-                    actor=actor,
-                    owner=owner,
-                    provider=instance.provider,
-                    raw=data["secret"],
-                    name=data.get("name", ""),
-                    description=data.get("description", ""),
-                    allowed=self._allowed_users() if instance.organization_id else None,
-                )
-            else:
-                key = services.provider_key_update_metadata(
-                    actor=actor,
-                    key=instance,
-                    name=data.get("name", ""),
-                    description=data.get("description", ""),
-                    allowed=self._allowed_users() if instance.organization_id else None,
-                )
-                self.result = services.KeySetResult(key=key, created=False)
-        except ServiceError as exc:
-            raise forms.ValidationError(exc.message) from None
-        return data
+def _outcome(status: str, reason: str) -> str:
+    """A live check's outcome in words: "valid", "valid, restricted: <reason>", "unverified: <reason>"."""
+    label = str(ProviderKey.Status(status).label).lower() if status in ProviderKey.Status.values else status
+    # A valid key's reason only says that the provider accepted it.
+    return f"{label}: {reason}" if reason and status != KeyStatus.VALID else label
 
 
 @admin.register(ProviderKey)
 class ProviderKeyAdmin(TeamScopedAdmin):
     form = ProviderKeyForm
+    change_form_template = "admin/byok_keys/providerkey/change_form.html"
     team_can_add = True
     team_can_delete = True
-    list_display = (
-        "key_id",
-        "owner",
-        "provider",
-        "last4",
-        "status",
-        "usage_count",
-        "last_used_at",
-        "updated_at",
-    )
+    # Fits 1280 px without scrolling; the rest is on the key's page.
+    list_display = ("owner", "provider", "name", "last4", "status_badge", "last_used_at")
     list_filter = ("provider", "status")
     # Never the secret: it is not searchable.
     search_fields = ("key_id", "name", "user__username", "organization__slug")
@@ -167,14 +72,52 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         "created_at",
         "updated_at",
     )
-    fieldsets = (
-        (None, {"fields": ("provider", "owner_user", "organization", "name", "description")}),
-        ("Secret", {"fields": ("secret",)}),
-        ("Group sharing", {"fields": ("allowed_users_text",)}),
-        ("State", {"fields": readonly_fields}),
-    )
+    actions = ["test_keys", "revoke_keys"]
 
-    actions = ["revoke_keys"]
+    class Media:
+        css = {"all": ("byok_keys/admin/keys.css",)}
+        js = ("byok_keys/admin/provider_fields.js",)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        spec = spec_of(obj.provider) if obj is not None else None
+        # The add page: every provider's inputs, one group each (the script shows the chosen one's);
+        # a key's page: its provider's only.
+        specs = config_specs() if obj is None else ([spec] if spec is not None and spec.requires_config else [])
+        credentials: list[tuple[str, dict[str, Any]]] = []
+        if obj is None or not specs:
+            single_key: dict[str, Any] = {
+                "fields": (SECRET_FIELD,),
+                "classes": ("byok-credentials", "byok-credentials-single-key"),
+            }
+            if obj is None:
+                names = ", ".join(config_spec.name for config_spec in specs)
+                single_key["description"] = f"Every provider but those with their own fields ({names})."
+            credentials.append(("Key", single_key))
+        for config_spec in specs:
+            credentials.append(
+                (
+                    f"{config_spec.name} credentials",
+                    {
+                        "fields": credential_field_names(config_spec),
+                        "classes": ("byok-credentials", f"byok-credentials-for-{config_spec.id}"),
+                        "description": (
+                            "The stored values are sealed and not shown. Leave every field empty to keep them; "
+                            "to replace the credential, fill in all its fields."
+                            if obj is not None
+                            else f"Only for {config_spec.name} keys."
+                        ),
+                    },
+                )
+            )
+        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
+            (None, {"fields": ("provider", "owner_user", "organization", "name", "description")}),
+            *credentials,
+        ]
+        if obj is None or obj.organization_id:
+            fieldsets.append(("Group sharing", {"fields": ("allowed_users_text",)}))
+        if obj is not None:
+            fieldsets.append(("State", {"fields": self.readonly_fields}))
+        return fieldsets
 
     def scope_queryset(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
         return qs.filter(organization__in=managed_groups(request))
@@ -182,16 +125,63 @@ class ProviderKeyAdmin(TeamScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("user", "organization")
 
-    @admin.action(description="Revoke selected keys (kept, but never used again)")
+    @admin.display(description="owner", ordering="organization__slug")
+    def owner(self, obj: ProviderKey) -> str:
+        return obj.owner_label
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: ProviderKey) -> str:
+        return format_html(
+            '<span class="byok-status byok-status-{}" title="{}">{}</span>',
+            obj.status,
+            obj.status_reason,
+            obj.get_status_display(),
+        )
+
+    # ---- Testing keys live -------------------------------------------------------------------
+    def _test_key(self, request: HttpRequest, key: ProviderKey) -> None:
+        """Check ``key`` live (recorded on the key) and say the outcome in one message."""
+        what = f"{key.owner_label} {key.provider} key …{key.last4}" + (f" ({key.name})" if key.name else "")
+        if key.status == ProviderKey.Status.REVOKED:
+            self.message_user(request, f"{what}: revoked, not tested.", messages.WARNING)
+            return
+        # No transaction is open here (neither the action nor the view opens one): this calls the provider.
+        result = services.provider_key_check(key=key, actor=request.user)  # type: ignore[arg-type]
+        outcome = _outcome(result.status.value, result.reason)
+        if result.status is KeyStatus.UNVERIFIED:
+            outcome += " (the key's status is unchanged)"
+        self.message_user(request, f"{what}: {outcome}", _STATUS_LEVEL[result.status])
+
+    @admin.action(description="Test selected keys (live, with the provider)", permissions=["change"])
+    def test_keys(self, request: HttpRequest, queryset: QuerySet[ProviderKey]) -> None:
+        for key in queryset:
+            self._test_key(request, key)
+
+    def test_key_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Test key" button of a key's page (POST): test it, then back to its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        key = self.get_object(request, unquote(object_id))
+        if key is None or not self.has_change_permission(request, key):
+            raise Http404("No such provider key.")  # another tenant's key is a 404, not a 403
+        self._test_key(request, key)
+        return HttpResponseRedirect(reverse("admin:byok_keys_providerkey_change", args=[key.pk]))
+
+    def get_urls(self) -> list[URLPattern]:
+        test = path(
+            "<path:object_id>/test/",
+            self.admin_site.admin_view(csrf_protect(self.test_key_view)),
+            name="byok_keys_providerkey_test",
+        )
+        return [test, *super().get_urls()]
+
+    @admin.action(description="Revoke selected keys (kept, but never used again)", permissions=["change"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ProviderKey]) -> None:
         for key in queryset:
             services.provider_key_revoke(actor=request.user, key=key)  # type: ignore[arg-type]
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
-    @admin.display(description="owner")
-    def owner(self, obj: ProviderKey) -> str:
-        return obj.owner_label
-
+    # ---- Saving through the one key service --------------------------------------------------
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form_class = super().get_form(request, obj, change=change, **kwargs)
 
@@ -201,7 +191,7 @@ class ProviderKeyAdmin(TeamScopedAdmin):
 
         return RequestForm
 
-    @method_decorator(sensitive_post_parameters("secret"))
+    @method_decorator(sensitive_post_parameters(*_CREDENTIAL_INPUTS))
     @csrf_protect_m
     def changeform_view(
         self,
@@ -219,8 +209,15 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         return form.result.key  # already stored by the service in form.clean()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if form.result and form.result.warning:
-            messages.warning(request, form.result.warning)
+        result = form.result
+        if result is None or not form.checked_live:
+            return  # metadata only: the stored key was kept, and not checked again
+        key = result.key
+        spec = spec_of(key.provider)
+        checked_by = spec.name if spec is not None else key.provider
+        level = _STATUS_LEVEL.get(KeyStatus(key.status), messages.INFO)
+        # The outcome of the live check the service just made (an invalid key was a form error).
+        self.message_user(request, f"Checked live with {checked_by}: {_outcome(key.status, key.status_reason)}", level)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass

@@ -1,24 +1,109 @@
+"""Admin for users, groups and the audit log, and the admin site's own settings."""
+
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group as PermissionGroup
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from groups import services
 from groups.admin_scoping import ReadOnlyLogAdmin, TeamScopedAdmin, is_team_admin, managed_groups
 from groups.models import AuditEvent, Membership, Organization, User
 from groups.roles import is_platform_staff
 
+# "View site" leads to the key management page; the header names the service.
+admin.site.site_url = "/byok-interface.html"
+admin.site.site_header = "BYOK key vault administration"
+admin.site.site_title = "BYOK key vault admin"
+admin.site.index_title = "Users, groups and keys"
+
+# Django's permission groups are not used (platform staff hold ``groups.manage_all_groups`` directly):
+# hidden, so the admin has one "Groups" entry, ours.
+if admin.site.is_registered(PermissionGroup):
+    admin.site.unregister(PermissionGroup)
+
+
+class UserOnboardForm(forms.ModelForm):
+    """Staff create a user without a password: the user sets it through a one-time link."""
+
+    class Meta:
+        model = User
+        fields = ("username", "email", "is_staff")
+        labels = {"is_staff": "Staff"}
+        help_texts = {
+            "email": "Optional; lets them reset a forgotten password by email.",
+            "is_staff": "Lets them sign in to this admin (team administrators also need a group role).",
+        }
+
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    fieldsets = (*(DjangoUserAdmin.fieldsets or ()), ("BYOK", {"fields": ("default_group",)}))
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+        ("BYOK", {"fields": ("default_group",)}),
+    )
+    add_form = UserOnboardForm
+    add_form_template = None
+    add_fieldsets = (
+        (
+            None,
+            {
+                "fields": ("username", "email", "is_staff"),
+                "description": "The new user gets no password: the next page shows a one-time link where "
+                "they choose their own.",
+            },
+        ),
+    )
     list_display = ("username", "email", "is_staff", "is_active", "default_group")
+    list_filter = ("is_staff", "is_superuser", "is_active")
+    filter_horizontal = ("user_permissions",)
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        user, path = services.user_onboard(
+            actor=request.user,  # type: ignore[arg-type]
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data.get("email", ""),
+            staff=bool(form.cleaned_data.get("is_staff")),
+        )
+        obj.pk, obj.password = user.pk, user.password
+        # Shown once on the next page; never stored, never put in a message or a cookie.
+        request._byok_set_password_link = request.build_absolute_uri(path)  # type: ignore[attr-defined]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    def response_add(self, request: HttpRequest, obj: User, post_url_continue: str | None = None) -> HttpResponse:
+        link = getattr(request, "_byok_set_password_link", None)
+        if link is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "link": link,
+            "obj": obj,
+            "expires_at": timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT),
+            "opts": self.model._meta,
+            "title": "User created",
+        }
+        response = TemplateResponse(request, "admin/groups/user/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class MembershipForm(forms.ModelForm):
@@ -28,11 +113,22 @@ class MembershipForm(forms.ModelForm):
         to_field_name="username",
         widget=forms.TextInput(attrs={"placeholder": "username"}),
         help_text="Username of an existing active user.",
+        error_messages={"invalid_choice": "No active user has this username."},
     )
 
     class Meta:
         model = Membership
         fields = ("user", "role")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # The model form's initial value is the user's id, which the box would show and which is
+            # no valid username: show (and compare with) the username so the row round-trips.
+            self.initial["user"] = self.instance.user.username
+            # A membership belongs to one user: to move it, remove the row and add another.
+            self.fields["user"].disabled = True
+            self.fields["user"].help_text = ""
 
 
 class MembershipFormSet(BaseInlineFormSet):
@@ -78,6 +174,9 @@ class MembershipInline(admin.TabularInline):
     extra = 1
     fields = ("user", "role", "accepted_at", "invited_by")
     readonly_fields = ("accepted_at", "invited_by")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("user")
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import re
 
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from common.text import check_display_text
@@ -15,6 +21,58 @@ from groups.roles import Cap, capabilities_for, is_platform_staff
 from groups.signals import membership_ended
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+ADD_USER_PERMISSION = "groups.add_user"
+
+
+@transaction.atomic
+def user_onboard(*, actor: User | None, username: str, email: str = "", staff: bool = False) -> tuple[User, str]:
+    """Create an active user without a password; returns the user and the path of a set-password link.
+
+    The link is Django's password-reset confirmation (``/accounts/reset/<uidb64>/<token>/``): its token is
+    derived from the password hash, so it works once (setting the password changes the hash) and expires
+    after ``PASSWORD_RESET_TIMEOUT``. Nobody but the new user ever knows the password. ``actor`` None is
+    the operator at the command line.
+    """
+    if actor is not None and not (actor.is_active and actor.is_staff and actor.has_perm(ADD_USER_PERMISSION)):
+        raise Forbidden("Only staff allowed to add users can create users.", code="insufficient_role")
+    username = (username or "").strip()
+    try:
+        User.username_validator(username)
+    except ValidationError:
+        username = ""
+    if not username or len(username) > 150:
+        raise InvalidInput(
+            "A username is 1-150 characters: letters, digits and @ . + - _ only.", code="invalid_username"
+        )
+    email = User.objects.normalize_email((email or "").strip())
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise InvalidInput(f"'{email}' is not a valid email address.", code="invalid_email") from None
+    taken = Conflict(f"A user named '{username}' already exists; choose another username.", code="user_exists")
+    if User.objects.filter(username=username).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, email=email, password=None, is_staff=staff)
+    except IntegrityError:  # created by a concurrent request since the check above
+        raise taken from None
+    audit_record(
+        actor=actor,
+        action="user.created",
+        target_type="user",
+        target_id=username,
+        details={"staff": staff, "email": email},
+    )
+    link = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return user, link
 
 
 @transaction.atomic
