@@ -204,3 +204,34 @@ def test_the_page_has_no_serious_accessibility_violations(sign_in: SignIn, owner
     results = Axe().run(session.page)
     serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == [], [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in serious]
+
+
+def test_the_admin_renames_a_group_with_members_and_adds_one_through_the_rendered_form(
+    browser: Any, live_server: Any, superuser: User, owner: User, member: User, make_user: Callable[..., User]
+) -> None:
+    from groups.models import Membership, Organization
+
+    make_user("nina")
+    superuser.set_password("pw-admin")
+    superuser.save()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(live_server.url + "/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill(superuser.username)
+    page.get_by_label("Password").fill("pw-admin")
+    page.get_by_role("button", name="Log in").click()
+    group = Organization.objects.get(slug="acme")
+    page.goto(f"{live_server.url}/admin/groups/organization/{group.pk}/change/")
+    page.get_by_label("Name").fill("Acme Corporation")
+    prefix = page.locator("input[name$='-INITIAL_FORMS']").get_attribute("name").removesuffix("-INITIAL_FORMS")
+    existing = int(page.locator(f"input[name='{prefix}-INITIAL_FORMS']").input_value())
+    assert existing == 2  # olivia and mia: the members' rows are on the form as rendered
+    page.locator(f"input[name='{prefix}-{existing}-user']").fill("nina")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("ul.messagelist")).to_contain_text("was changed successfully")
+    group.refresh_from_db()
+    assert group.name == "Acme Corporation"
+    members = set(Membership.objects.filter(organization=group).values_list("user__username", flat=True))
+    assert {owner.username, member.username, "nina"} <= members
+    context.close()
