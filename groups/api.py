@@ -31,9 +31,10 @@ class GroupMemberView(ByokAPIView):
         summary="Add a member or change their role (owners/admins)",
         description="Adds `userId` with `role` (default `member`) or changes their role. Someone added by an "
         "owner or admin is invited (`status: invited`) until they accept with `POST …/join`; platform staff "
-        "add members directly. Only owners add, change or remove owners. 201 when added, 200 when changed.",
+        "add members directly. Only owners add, change or remove owners; the last owner cannot be demoted (409 "
+        "`last_owner`). 201 when added, 200 when changed.",
         request=MemberInput,
-        responses={**responses(MemberSetSerializer), 201: MemberSetSerializer},
+        responses={**responses(MemberSetSerializer, extra=(409,)), 201: MemberSetSerializer},
     )
     def post(self, request: Request, group_id: str, user_id: str) -> Response:
         org, _ = selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_MEMBERS)
