@@ -102,18 +102,20 @@ _PIECE = 8  # an echoed piece this long (or longer) of a secret is masked
 
 def redact_values(text: str, secrets: list[str]) -> str:
     """Replace every run of key characters that contains a piece (8+ characters) of one of
-    ``secrets`` — the whole key, or a prefix/suffix a provider echoes — with ``***``."""
-    candidates = [s for s in secrets if len(s) >= _PIECE]
+    ``secrets`` — the whole key, or a prefix/suffix a provider echoes — with ``***``. Compared without
+    regard to case: a provider may echo a key upper-cased."""
+    candidates = [s.lower() for s in secrets if len(s) >= _PIECE]
     if not candidates or not text:
         return text
     pieces = {secret[i : i + _PIECE] for secret in candidates for i in range(len(secret) - _PIECE + 1)}
 
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
-        core = token.strip(".:=_-~")
+        lowered = token.lower()
+        core = lowered.strip(".:=_-~")
         if len(core) >= _PIECE and any(core in secret for secret in candidates):
             return "***"
-        if any(token[i : i + _PIECE] in pieces for i in range(len(token) - _PIECE + 1)):
+        if any(lowered[i : i + _PIECE] in pieces for i in range(len(lowered) - _PIECE + 1)):
             return "***"
         return token
 
