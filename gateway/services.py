@@ -157,7 +157,8 @@ def _attempts(
         try:
             key_rate_limit(candidate)
             adapter = candidate.make_adapter()
-            value = call(adapter)
+            with adapter.scrubbed_errors():
+                value = call(adapter)
         except ServiceError as exc:  # this key's own rate limit, or a vanished system key
             error = exc
             attempts.append(Attempt(candidate, exc.code, _ms(started), message=exc.message))
@@ -226,10 +227,11 @@ def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: Ch
         usage: Usage | None = None
         status = "ok"
         try:
-            for chunk in chunks:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                yield chunk
+            with adapter.scrubbed_errors():
+                for chunk in chunks:
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    yield chunk
         except UpstreamError as exc:
             status = exc.code
             exc.message = adapter.redact(exc.message)

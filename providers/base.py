@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -25,9 +26,14 @@ import requests
 from common.masking import redact_values
 from providers import chat
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamBadRequest
-from providers.http import OutboundRequest
+from providers.http import OutboundRequest, ProviderHTTPError
 from providers.settings import base_url_env_var, effective_base_url
 from providers.verdict import Verdict, cross_provider_verdict
+
+
+class ProviderCallFailed(Exception):
+    """An unexpected error inside a provider call, its text scrubbed of the call's secrets."""
+
 
 # A credential is the provider's key as a string, or for providers with config fields a dict of
 # field name -> string value.
@@ -383,6 +389,20 @@ class ProviderAdapter:
         """Remove this adapter's own secrets from provider-supplied text (error bodies sometimes echo
         a key, and not every key has a prefix the log filter would recognise)."""
         return redact_values(text, self.secret_values())
+
+    @contextmanager
+    def scrubbed_errors(self) -> Iterator[None]:
+        """Around a call that holds this adapter's secrets: an unexpected exception (a library's, or a
+        bug's) leaves as ``ProviderCallFailed`` with the secrets removed from its text, since its
+        message may quote the key or a request's headers and would reach the operator's log (the log
+        filter only recognises keys by their prefix). The errors designed here pass unchanged."""
+        try:
+            yield
+        except (chat.UpstreamError, ProviderHTTPError, requests.RequestException):
+            raise
+        except Exception as exc:
+            message = self.redact(f"{type(exc).__name__}: {exc}")
+            raise ProviderCallFailed(message).with_traceback(exc.__traceback__) from None
 
     def auth_headers(self) -> dict[str, str]:
         secret = self.secret()

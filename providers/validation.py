@@ -54,7 +54,8 @@ def validate(adapter: ProviderAdapter) -> ValidationResult:
 
     Network trouble is an ``unverified`` result; only ``http.UnsafeDestination`` (SSRF guard) raises.
     """
-    result = _validate(adapter)
+    with adapter.scrubbed_errors():
+        result = _validate(adapter)
     reason = adapter.redact(result.reason)
     if reason == result.reason:
         return result
