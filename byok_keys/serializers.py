@@ -8,15 +8,15 @@ from typing import Any
 from rest_framework import serializers
 
 from byok_keys.services import AllowedUsers
-from common.serializers import Envelope, IsoDateTime, StrictInput
+from common.serializers import DisplayTextField, Envelope, IsoDateTime, StrictInput
 
 # ---- input ----------------------------------------------------------------------------------
 
 
 class KeyInput(serializers.Serializer):
     apiKey = serializers.JSONField(required=False, help_text="The key, or an object of config fields.")
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    name = DisplayTextField(required=False, allow_blank=True, max_length=200)
+    description = DisplayTextField(multiline=True, required=False, allow_blank=True, max_length=2000)
 
 
 class GroupKeyInput(KeyInput):
@@ -36,8 +36,8 @@ class KeyTestInput(serializers.Serializer):
 class KeyMetadataInput(StrictInput):
     """``PATCH`` of a key: metadata only, never a new secret (that is a ``POST``)."""
 
-    name = serializers.CharField(required=False, max_length=200, help_text="a name you will recognise")
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    name = DisplayTextField(required=False, min_length=1, max_length=200, help_text="a name you will recognise")
+    description = DisplayTextField(multiline=True, required=False, allow_blank=True, max_length=2000)
 
 
 class GroupKeyMetadataInput(KeyMetadataInput):
@@ -48,7 +48,7 @@ class GroupKeyMetadataInput(KeyMetadataInput):
 
 
 class TokenInput(StrictInput):
-    name = serializers.CharField(max_length=100, help_text="what the token is for, e.g. laptop or ci")
+    name = DisplayTextField(min_length=1, max_length=100, help_text="what the token is for, e.g. laptop or ci")
     expiresAt = serializers.DateTimeField(required=False, allow_null=True, help_text="ISO 8601; empty: no expiry")
 
 

@@ -107,7 +107,7 @@ class ByokAPIView(APIView):
 
 def parse_body(serializer_cls: type[serializers.Serializer], request: Request) -> dict[str, Any]:
     """Validate a JSON object body with ``serializer_cls``; a non-object body is a 400."""
-    if request.data is not None and not isinstance(request.data, dict):
+    if not isinstance(request.data, dict):  # a JSON null too: the schema documents an object
         raise ServiceError("The request body must be a JSON object.", code="invalid_request")
     serializer = serializer_cls(data=request.data or {})
     serializer.is_valid(raise_exception=True)

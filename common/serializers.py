@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from common.errors import InvalidInput
+from common.text import DISPLAY_TEXT_PATTERN, MULTILINE_TEXT_PATTERN
 
 
 class IsoDateTime(serializers.DateTimeField):
@@ -16,6 +18,32 @@ class IsoDateTime(serializers.DateTimeField):
 
     def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
         return value.isoformat() if value is not None else None
+
+
+class DisplayTextField(serializers.CharField):
+    """A name or description: its schema states the characters the service refuses
+    (``common.text.check_display_text``, which keeps its own error code); ``multiline`` allows line
+    breaks and tabs."""
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        self.multiline = multiline
+        super().__init__(**kwargs)
+
+
+class DisplayTextSchema(OpenApiSerializerFieldExtension):
+    target_class = DisplayTextField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        field = self.target
+        schema: dict[str, Any] = {
+            "type": "string",
+            "pattern": MULTILINE_TEXT_PATTERN if field.multiline else DISPLAY_TEXT_PATTERN,
+        }
+        if field.min_length is not None:
+            schema["minLength"] = field.min_length
+        if field.max_length is not None:
+            schema["maxLength"] = field.max_length
+        return schema
 
 
 class StrictInput(serializers.Serializer):
@@ -32,6 +60,19 @@ class StrictInput(serializers.Serializer):
                     extra={"field": unknown[0]},
                 )
         return super().to_internal_value(data)
+
+
+class StrictInputSchema(OpenApiSerializerExtension):
+    """In the schema, a ``StrictInput`` takes no other properties (``additionalProperties: false``), as
+    the server refuses them (400 ``unknown_field``)."""
+
+    target_class = StrictInput
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = False
+        return schema
 
 
 class Envelope(serializers.Serializer):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.serializers import Envelope
+from common.serializers import DisplayTextField, Envelope
 from groups.models import Membership
+from groups.services import _SLUG_RE as GROUP_ID_RE
 
 # ---- input ----------------------------------------------------------------------------------
 
@@ -17,9 +19,14 @@ class MemberInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
 
 
+@extend_schema_field({"type": "string", "pattern": GROUP_ID_RE.pattern, "minLength": 2, "maxLength": 63})
+class GroupIdField(serializers.CharField):
+    """A new group's id, documented with its rule; the service checks it (``invalid_group_id``)."""
+
+
 class GroupCreateInput(serializers.Serializer):
-    id = serializers.CharField(max_length=63)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    id = GroupIdField(max_length=63)
+    name = DisplayTextField(max_length=200, required=False, allow_blank=True)
 
 
 # ---- output ---------------------------------------------------------------------------------
