@@ -396,14 +396,35 @@ def credential_check(*, provider: str, credential: Credential) -> ValidationResu
         raise InvalidInput(str(exc), code="unsafe_url") from None
 
 
+UNDECRYPTABLE_REASON = (
+    "This key cannot be decrypted with the server's master keys; an operator must restore the master key "
+    "that sealed it (BYOK_PREVIOUS_ENCRYPTION_KEYS), or store the key again."
+)
+
+
+@transaction.atomic
+def provider_key_mark_undecryptable(*, key: ProviderKey) -> None:
+    """A stored secret that cannot be opened: mark it once (audited) so resolution skips it and its owner
+    sees why; the detail (which master key) stays in the operator's log."""
+    locked = ProviderKey.objects.select_for_update().filter(pk=key.pk).first()
+    if locked is None or locked.key_id != key.key_id or locked.status == ProviderKey.Status.UNDECRYPTABLE:
+        return
+    previous = locked.status
+    locked.status = ProviderKey.Status.UNDECRYPTABLE
+    locked.status_reason = UNDECRYPTABLE_REASON
+    locked.save(update_fields=["status", "status_reason", "updated_at"])
+    _audit_key(actor=None, action="key.status_changed", key=locked, details={"from": previous, "to": locked.status})
+
+
 def stored_key_validate(*, key: ProviderKey) -> ValidationResult:
     """Check a stored key live without recording anything (no transaction may be open)."""
     try:
         adapter = vault.adapter_for_key(key)
     except DecryptionError:
-        # Not the provider's verdict: the master key configuration is wrong. Change nothing, and
-        # keep the detail (which master key) in the operator's log, not in the answer.
+        # Not the provider's verdict: the master key configuration is wrong. The key is marked
+        # undecryptable; the detail (which master key) goes to the operator's log, not the answer.
         logger.exception("cannot decrypt %s", key.key_id)
+        provider_key_mark_undecryptable(key=key)
         return ValidationResult(
             KeyStatus.UNVERIFIED, "The stored key could not be decrypted; an operator must check the master keys."
         )
@@ -541,7 +562,13 @@ def provider_key_reseal(*, key: ProviderKey) -> bool:
     locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
     if not vault.reseal(locked):
         return False
-    locked.save(update_fields=["sealed_secret", "secret_fingerprint"])
+    fields = ["sealed_secret", "secret_fingerprint"]
+    if locked.status == ProviderKey.Status.UNDECRYPTABLE:
+        # It opened: the master keys are right again. Unverified until its next test.
+        locked.status = ProviderKey.Status.UNVERIFIED
+        locked.status_reason = "Readable again after a master-key fix; test it to confirm it still works."
+        fields += ["status", "status_reason", "updated_at"]
+    locked.save(update_fields=fields)
     _audit_key(
         actor=None,
         action="key.resealed",

@@ -164,6 +164,8 @@ def _attempts(
         except DecryptionError:
             # The detail (which master key) is for the operator's logs, not for the caller.
             logger.exception("cannot decrypt %s", candidate.key_id)
+            if candidate.key is not None:
+                key_services.provider_key_mark_undecryptable(key=candidate.key)
             error = DECRYPTION_FAILED
             attempts.append(Attempt(candidate, DECRYPTION_FAILED.code, _ms(started), message=DECRYPTION_FAILED.message))
         except UpstreamError as exc:
