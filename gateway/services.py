@@ -17,8 +17,9 @@ from django.conf import settings
 from byok_keys import services as key_services
 from byok_keys.crypto import DecryptionError
 from byok_keys.models import ProviderKey
+from common import ratelimit
 from common.errors import ServiceError
-from gateway import ratelimit, resolution
+from gateway import resolution
 from gateway.resolution import KeyCandidate
 from gateway.usage import usage_record_call
 from groups.models import User

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "web.throttle.SignInThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -131,6 +132,11 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "common.reporting.NoRequestDataFilter"
 # EMAIL_URL: consolemail:// (prints to the console, the default), smtp+tls://user:pass@host:587, …
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="byok@localhost")
+
+# Failed sign-ins and unknown API tokens, counted per account and per IP address (rates like
+# 10/15min; "off" disables): past the limit, attempts get a 429 before anything is checked.
+BYOK_AUTH_FAILURES_PER_ACCOUNT = env("BYOK_AUTH_FAILURES_PER_ACCOUNT", default="10/15min")
+BYOK_AUTH_FAILURES_PER_IP = env("BYOK_AUTH_FAILURES_PER_IP", default="50/15min")
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/byok-interface.html"
