@@ -17,10 +17,12 @@ byok = [*groups_urls.urlpatterns, *byok_keys_urls.urlpatterns, *gateway_urls.byo
 urlpatterns = [
     # Admin pages of the models that moved out of byok_keys (bookmarks keep working).
     re_path(
-        r"^admin/byok_keys/auditevent/(?P<rest>.*)$", RedirectView.as_view(url="/admin/groups/auditevent/%(rest)s")
+        r"^admin/byok_keys/auditevent/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/groups/auditevent/%(rest)s", query_string=True),
     ),
     re_path(
-        r"^admin/byok_keys/usagerecord/(?P<rest>.*)$", RedirectView.as_view(url="/admin/gateway/usagerecord/%(rest)s")
+        r"^admin/byok_keys/usagerecord/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/gateway/usagerecord/%(rest)s", query_string=True),
     ),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
