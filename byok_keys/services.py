@@ -158,10 +158,6 @@ class AllowedUsers:
             )
         return cls(tuple(sorted(set(raw))))
 
-    @property
-    def everyone(self) -> bool:
-        return self.usernames is None
-
 
 def _allowed_members(*, organization: Organization, allowed: AllowedUsers) -> list[User] | None:
     """The users ``allowed`` names, checked to be accepted members; None for every member."""

@@ -69,6 +69,8 @@ def _caller(request: Request) -> User:
 
 
 def _parse(serializer_cls: Any, request: Request) -> Any:
+    if not isinstance(request.data, dict):
+        raise InvalidInput("The request body must be a JSON object.", code="invalid_request")
     serializer = serializer_cls(data=request.data, context={"group": request.headers.get("X-BYOK-Group")})
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -59,14 +59,6 @@ class Usage:
             return None
         return cls(p, c, t)
 
-    def as_dict(self) -> dict[str, int | None]:
-        return {
-            "promptTokens": self.prompt_tokens,
-            "completionTokens": self.completion_tokens,
-            "totalTokens": self.total_tokens,
-        }
-
-
 # Provider finish reasons in OpenAI's words (stop, length, tool_calls, content_filter). Any other reason
 # a finished answer gives reads as "stop".
 OPENAI_FINISH_REASONS = {
