@@ -21,18 +21,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import ByokAPIView
+from byok_keys import selectors as key_selectors
+from common.api import ByokAPIView, parse_body
 from common.api import exception_handler as byok_exception_handler
 from common.errors import InvalidInput
 from common.schema import responses
 from common.serializers import render
-from gateway import resolution, services, stats
+from gateway import compromise, resolution, services, stats
 from gateway.serializers import (
     AttemptSerializer,
     ChatCompletionInput,
     ChatCompletionSerializer,
     Completion,
     CompletionCall,
+    CompromisedInput,
+    CompromisedSerializer,
     GroupUsageSerializer,
     InferenceInput,
     InferenceSerializer,
@@ -71,7 +74,10 @@ def _caller(request: Request) -> User:
 def _parse(serializer_cls: Any, request: Request) -> Any:
     if not isinstance(request.data, dict):
         raise InvalidInput("The request body must be a JSON object.", code="invalid_request")
-    serializer = serializer_cls(data=request.data, context={"group": request.headers.get("X-BYOK-Group")})
+    token = request.auth
+    origin = services.CallOrigin(token_prefix=getattr(token, "prefix", ""), ip=request.META.get("REMOTE_ADDR") or None)
+    context = {"group": request.headers.get("X-BYOK-Group"), "origin": origin}
+    serializer = serializer_cls(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -196,9 +202,7 @@ def _sse(chunks: Iterator[ChatChunk], parsed: CompletionCall, completion_id: str
         yield event({"error": {"message": message, "type": "api_error", "code": code, "param": None}})
         yield b"data: [DONE]\n\n"
         return
-    yield event(
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish or "stop"}]}
-    )
+    yield event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish or "stop"}]})
     if parsed.include_usage:
         yield event(
             {
@@ -273,3 +277,38 @@ class StatsView(ByokAPIView):
     )
     def get(self, request: Request) -> Response:
         return Response(render(StatsSerializer, stats.key_stats(user=self.caller)))
+
+
+class _CompromisedView(ByokAPIView):
+    def _report(self, request: Request, key: Any) -> Response:
+        data = parse_body(CompromisedInput, request)
+        report = compromise.key_compromised(
+            actor=self.caller, key=key, since=data.get("since"), replacement=data.get("replacement")
+        )
+        return Response(render(CompromisedSerializer, report))
+
+
+class UserKeyCompromisedView(_CompromisedView):
+    @extend_schema(
+        summary="Report your key as compromised: revoke it now and see who used it",
+        description="Revokes the key at once (it is never used again), optionally stores `replacement` in its "
+        "place (checked live first; a refusal is reported and the revocation stands), and reports the blast "
+        "radius from the usage records since `since`: calls, tokens, users, API tokens, addresses, groups.",
+        request=CompromisedInput,
+        responses=responses(CompromisedSerializer),
+    )
+    def post(self, request: Request, provider: str) -> Response:
+        return self._report(request, key_selectors.user_key_get(user=self.caller, provider=provider))
+
+
+class GroupKeyCompromisedView(_CompromisedView):
+    @extend_schema(
+        summary="Report a group's key as compromised (owners/admins)",
+        description="The group equivalent: revoke now, optional replacement, blast radius; the group's owners "
+        "and admins are emailed.",
+        request=CompromisedInput,
+        responses=responses(CompromisedSerializer),
+    )
+    def post(self, request: Request, group_id: str, provider: str) -> Response:
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
+        return self._report(request, key_selectors.group_key_get(organization=org, provider=provider))

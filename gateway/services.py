@@ -37,12 +37,21 @@ logger = logging.getLogger("byok.gateway")
 
 
 @dataclass(frozen=True)
+class CallOrigin:
+    """Where a call came from, recorded with its usage (a compromised key's blast radius reads it)."""
+
+    token_prefix: str = ""  # the API token's public prefix; empty for the page's session
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
 class ChatCall:
     """One chat call as the caller asked for it: which provider, which group's keys (if named), what."""
 
     provider: str
     group: str | None
     request: ChatRequest
+    origin: CallOrigin = CallOrigin()
 
 
 def user_rate_limit(user: User) -> None:
@@ -109,7 +118,13 @@ def served_headers(candidate: KeyCandidate) -> dict[str, str]:
 
 
 def _record(
-    user: User, request: ChatRequest, candidate: KeyCandidate, status: str, latency_ms: int, usage: Usage | None = None
+    user: User,
+    request: ChatRequest,
+    candidate: KeyCandidate,
+    status: str,
+    latency_ms: int,
+    usage: Usage | None = None,
+    origin: CallOrigin = CallOrigin(),
 ) -> None:
     usage_record_call(
         user=user,
@@ -122,6 +137,8 @@ def _record(
         usage=usage,
         status=status,
         latency_ms=latency_ms,
+        token_prefix=origin.token_prefix,
+        ip_address=origin.ip,
     )
 
 
@@ -144,7 +161,12 @@ DECRYPTION_FAILED = ServiceError(
 
 
 def _attempts(
-    *, user: User, request: ChatRequest, candidates: tuple[KeyCandidate, ...], call: Any
+    *,
+    user: User,
+    request: ChatRequest,
+    candidates: tuple[KeyCandidate, ...],
+    call: Any,
+    origin: CallOrigin = CallOrigin(),
 ) -> tuple[Any, KeyCandidate, ProviderAdapter, list[Attempt]]:
     """Try ``call(adapter)`` with each candidate in order until one succeeds or failover must stop.
     Every attempt is listed and recorded."""
@@ -181,7 +203,7 @@ def _attempts(
         else:
             assert adapter is not None
             return value, candidate, adapter, [*attempts, Attempt(candidate, "ok", _ms(started))]
-        _record(user, request, candidate, attempts[-1].status, attempts[-1].latency_ms)
+        _record(user, request, candidate, attempts[-1].status, attempts[-1].latency_ms, origin=origin)
         if last:
             raise GatewayError(error, attempts)
     raise AssertionError("resolve_or_raise never returns an empty candidate list")
@@ -199,30 +221,50 @@ def _candidates(*, user: User, call: ChatCall) -> tuple[KeyCandidate, ...]:
 def chat(*, user: User, call: ChatCall) -> ChatOutcome:
     """The whole call: the caller's rate limit, key resolution, the provider call with failover, and
     accounting for every attempt."""
-    return chat_complete(user=user, candidates=_candidates(user=user, call=call), request=call.request)
+    return chat_complete(
+        user=user, candidates=_candidates(user=user, call=call), request=call.request, origin=call.origin
+    )
 
 
 def chat_streamed(*, user: User, call: ChatCall) -> StreamOutcome:
     """``chat`` streamed: failover happens before the first chunk; usage is recorded at the end."""
-    return chat_stream(user=user, candidates=_candidates(user=user, call=call), request=call.request)
+    return chat_stream(
+        user=user, candidates=_candidates(user=user, call=call), request=call.request, origin=call.origin
+    )
 
 
-def chat_complete(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> ChatOutcome:
+def chat_complete(
+    *,
+    user: User,
+    candidates: tuple[KeyCandidate, ...],
+    request: ChatRequest,
+    origin: CallOrigin = CallOrigin(),
+) -> ChatOutcome:
     started = time.monotonic()
     result, served, _, attempts = _attempts(
-        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.chat(request)
+        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.chat(request), origin=origin
     )
-    _record(user, request, served, "ok", attempts[-1].latency_ms, result.usage)
+    _record(user, request, served, "ok", attempts[-1].latency_ms, result.usage, origin=origin)
     return ChatOutcome(result=result, served_by=served, attempts=attempts, latency_ms=_ms(started))
 
 
-def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> StreamOutcome:
+def chat_stream(
+    *,
+    user: User,
+    candidates: tuple[KeyCandidate, ...],
+    request: ChatRequest,
+    origin: CallOrigin = CallOrigin(),
+) -> StreamOutcome:
     """Start a streamed chat. Failover happens before the first chunk; usage is recorded when the
     stream ends (with the provider's final usage where it reports one). A stream that breaks off is
     recorded as failed and ends with an ``UpstreamError`` (never the raw network error)."""
     started = time.monotonic()
     chunks, served, adapter, attempts = _attempts(
-        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.stream_chat(request)
+        user=user,
+        request=request,
+        candidates=candidates,
+        call=lambda adapter: adapter.stream_chat(request),
+        origin=origin,
     )
 
     def accounted() -> Iterator[ChatChunk]:
@@ -248,6 +290,6 @@ def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: Ch
             status = "server_error"
             raise
         finally:
-            _record(user, request, served, status, _ms(started), usage)
+            _record(user, request, served, status, _ms(started), usage, origin=origin)
 
     return StreamOutcome(chunks=accounted(), served_by=served, attempts=attempts)

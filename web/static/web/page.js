@@ -182,6 +182,22 @@
         catch (e) { showError(error, e); }
       },
     });
+    const compromisedButton = el("button", {
+      type: "button", className: "danger", text: "Compromised", "aria-label": "Report " + key.provider + " key as compromised",
+      onclick: async () => {
+        if (!window.confirm("Revoke the " + key.provider + " key now and report who used it? It is never used again.")) return;
+        showError(error, null);
+        try {
+          const report = await api("POST", where.path + "/compromised", {});
+          const r = report.blastRadius;
+          const text = "Revoked " + report.revokedKeyId + ". Since " + when(r.since) + ": " + r.calls + " calls, " +
+            r.totalTokens + " tokens, by " + (r.users.join(", ") || "nobody") + " (tokens: " + (r.tokens.join(", ") || "none") +
+            "; addresses: " + (r.ips.join(", ") || "none") + ")." + (report.notified.length ? " Told: " + report.notified.join(", ") + "." : "");
+          await refresh();
+          say(text);
+        } catch (e) { showError(error, e); }
+      },
+    });
     const nameId = "edit-name-" + key.keyId;
     const descId = "edit-desc-" + key.keyId;
     const nameInput = el("input", { id: nameId, value: key.name, maxlength: 200, required: true });
@@ -207,7 +223,7 @@
       validated,
       el("td", { text: when(key.lastUsedAt) }),
       el("td", { text: String(key.usageCount) }),
-      el("td", { className: "actions" }, testButton, editButton, removeButton, editor, error),
+      el("td", { className: "actions" }, testButton, editButton, removeButton, key.status === "revoked" ? null : compromisedButton, editor, error),
     );
     return row;
   }
