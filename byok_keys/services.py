@@ -196,12 +196,12 @@ def _sharing_details(allowed: list[User] | None) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
-class KeyCheck:
-    """What a live check said about a credential about to be stored."""
+class KeyValidation:
+    """What live validation said about a credential about to be stored."""
 
     status: str = ProviderKey.Status.UNVERIFIED
     reason: str = ""
-    checked_at: datetime | None = None
+    validated_at: datetime | None = None
 
 
 def _lock_current_key(*, owner: KeyOwner, provider: str) -> ProviderKey | None:
@@ -246,7 +246,7 @@ def provider_key_store(
     name: str = "",
     description: str = "",
     allowed: AllowedUsers | None = None,
-    check: KeyCheck = KeyCheck(),
+    validation: KeyValidation = KeyValidation(),
 ) -> tuple[ProviderKey, bool]:
     """Store (or replace) the owner's key for ``provider``. Returns (key, created).
 
@@ -269,10 +269,10 @@ def provider_key_store(
     key.name = check_display_text((name or "").strip()[:200], field="name") or f"{adapter_cls.spec.name} key"
     key.description = check_display_text((description or "").strip()[:2000], field="description", allow_newlines=True)
     key.last4 = adapter_cls.last4(credential)
-    key.status = check.status
-    key.status_reason = check.reason[:300]
-    key.last_validated_at = check.checked_at
-    key.invalid_checks = 1 if check.status == ProviderKey.Status.INVALID else 0
+    key.status = validation.status
+    key.status_reason = validation.reason[:300]
+    key.last_validated_at = validation.validated_at
+    key.invalid_checks = 1 if validation.status == ProviderKey.Status.INVALID else 0
     if change_sharing:
         key.allow_all_members = members is None
     vault.seal_credential(key, credential)
@@ -331,10 +331,10 @@ def provider_key_delete(*, actor: User, key: ProviderKey) -> None:
 
 
 @transaction.atomic
-def provider_key_record_check(
+def provider_key_record_validation(
     *, key: ProviderKey, result: ValidationResult, actor: User | None, strikes_to_invalidate: int = 1
 ) -> ProviderKey:
-    """Record a live check of a stored key.
+    """Record a live validation of a stored key.
 
     - ``unverified`` (network trouble, 5xx, 429) changes nothing: nothing was learnt about the key;
     - ``invalid`` marks the key invalid once ``strikes_to_invalidate`` checks in a row found it invalid
@@ -378,7 +378,7 @@ def provider_key_record_check(
     return locked
 
 
-def credential_check(*, provider: str, credential: Credential) -> ValidationResult:
+def credential_validate(*, provider: str, credential: Credential) -> ValidationResult:
     """Check a parsed credential live (no transaction may be open: this calls the provider).
 
     A user-supplied URL that the SSRF guard refuses is a 400 ``unsafe_url`` that says why.
@@ -413,7 +413,7 @@ def provider_key_mark_undecryptable(*, key: ProviderKey) -> None:
 
 
 def stored_key_validate(*, key: ProviderKey) -> ValidationResult:
-    """Check a stored key live without recording anything (no transaction may be open)."""
+    """Validate a stored key live without recording anything (no transaction may be open)."""
     try:
         adapter = vault.adapter_for_key(key)
     except DecryptionError:
@@ -431,10 +431,10 @@ def stored_key_validate(*, key: ProviderKey) -> ValidationResult:
         return ValidationResult(KeyStatus.INVALID, str(exc))
 
 
-def provider_key_check(*, key: ProviderKey, actor: User | None, strikes_to_invalidate: int = 1) -> ValidationResult:
-    """Check a stored key live and record the result."""
+def provider_key_validate(*, key: ProviderKey, actor: User | None, strikes_to_invalidate: int = 1) -> ValidationResult:
+    """Validate a stored key live and record the result."""
     result = stored_key_validate(key=key)
-    provider_key_record_check(key=key, result=result, actor=actor, strikes_to_invalidate=strikes_to_invalidate)
+    provider_key_record_validation(key=key, result=result, actor=actor, strikes_to_invalidate=strikes_to_invalidate)
     return result
 
 
@@ -453,9 +453,9 @@ def key_test(*, actor: User, provider: str, raw: object, stored: Callable[[], Pr
     ``stored()`` returns, recording the result on it."""
     if raw not in (None, ""):
         credential = provider_credential_parse(provider=provider, raw=raw)
-        return KeyTestOutcome(provider, credential_check(provider=provider, credential=credential))
+        return KeyTestOutcome(provider, credential_validate(provider=provider, credential=credential))
     key = stored()
-    result = provider_key_check(key=key, actor=actor)
+    result = provider_key_validate(key=key, actor=actor)
     key.refresh_from_db()
     return KeyTestOutcome(provider, result, key)
 
@@ -488,7 +488,7 @@ def provider_key_set(
     if owner.organization is not None:
         # Check allowedUsers before calling the provider, so a bad list costs nothing.
         _allowed_members(organization=owner.organization, allowed=allowed or AllowedUsers())
-    result = credential_check(provider=provider, credential=credential)
+    result = credential_validate(provider=provider, credential=credential)
     if result.status is KeyStatus.INVALID:
         raise InvalidInput(
             f"{get_adapter_class(provider).spec.name} rejected this key: {result.reason} Nothing was stored.",
@@ -503,10 +503,10 @@ def provider_key_set(
         name=name,
         description=description,
         allowed=allowed,
-        check=KeyCheck(
+        validation=KeyValidation(
             status=result.status.value,
             reason=result.reason,
-            checked_at=None if result.status is KeyStatus.UNVERIFIED else timezone.now(),
+            validated_at=None if result.status is KeyStatus.UNVERIFIED else timezone.now(),
         ),
     )
     warning = None

@@ -150,7 +150,7 @@ def _update_key_status(candidate: KeyCandidate, error: UpstreamError) -> None:
     if key is None or status is None or status is KeyStatus.VALID:
         return
     reason = f"During a chat call the provider refused the key (HTTP {error.upstream_status}, {error.code})."
-    key_services.provider_key_record_check(key=key, result=ValidationResult(status, reason), actor=None)
+    key_services.provider_key_record_validation(key=key, result=ValidationResult(status, reason), actor=None)
 
 
 DECRYPTION_FAILED = ServiceError(
