@@ -216,7 +216,7 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         spec = spec_of(key.provider)
         checked_by = spec.name if spec is not None else key.provider
         level = _STATUS_LEVEL.get(KeyStatus(key.status), messages.INFO)
-        # The outcome of the live validation the service just made (an invalid key was a form error).
+        # The outcome of the live validation the service just made (invalid was a form error).
         self.message_user(request, f"Validated live with {checked_by}: {_outcome(key.status, key.status_reason)}", level)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
