@@ -217,7 +217,9 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         checked_by = spec.name if spec is not None else key.provider
         level = _STATUS_LEVEL.get(KeyStatus(key.status), messages.INFO)
         # The outcome of the live validation the service just made (invalid was a form error).
-        self.message_user(request, f"Validated live with {checked_by}: {_outcome(key.status, key.status_reason)}", level)
+        self.message_user(
+            request, f"Validated live with {checked_by}: {_outcome(key.status, key.status_reason)}", level
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass
