@@ -17,6 +17,7 @@ from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ApiToken, ProviderKey
 from common.errors import Conflict, InvalidInput
+from common.metrics import KEY_STATUS_CHANGES
 from common.text import check_display_text
 from groups.audit import audit_record
 from groups.models import Membership, Organization, User
@@ -90,7 +91,9 @@ def api_token_authenticate(*, plaintext: str) -> ApiToken | None:
 
 
 def _audit_key(*, actor: User | None, action: str, key: ProviderKey, details: dict[str, object]) -> None:
-    """An audit event about a provider key (never its secret)."""
+    """An audit event about a provider key (never its secret); status changes are also counted."""
+    if action == "key.status_changed" or action == "key.revoked":
+        KEY_STATUS_CHANGES.labels(to=str(details.get("to", ProviderKey.Status.REVOKED))).inc()
     audit_record(
         actor=actor,
         action=action,

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 from common.errors import ServiceError
+from common.metrics import RATE_LIMITED
 
 _UNITS = {
     "s": 1,
@@ -71,6 +72,7 @@ def hit(*, scope: str, ident: str, rate: Rate | None, code: str, what: str) -> N
         cache.add(key, 1, timeout=rate.window + 5)
         count = 1
     if count > rate.limit:
+        RATE_LIMITED.labels(scope=scope).inc()
         retry_after = max(1, int(window_start + rate.window - now + 0.999))
         raise RateLimited(
             f"Rate limit exceeded for {what}: {rate.limit} requests per {rate.window} s. Retry in {retry_after} s.",

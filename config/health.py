@@ -1,15 +1,19 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (it can serve: database, Redis when configured,
-master key loaded). For load balancers and orchestrators: no authentication, no detail beyond names."""
+"""``/healthz`` (the process answers), ``/readyz`` (it can serve: database, Redis when configured,
+master key loaded) and ``/metrics`` (Prometheus). The first two are for load balancers and
+orchestrators: no authentication, no detail beyond names."""
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from byok_keys.keyring import get_keyring
 
@@ -50,3 +54,23 @@ def readyz(request: HttpRequest) -> JsonResponse:
             failed.append(name)
     status = 503 if failed else 200
     return JsonResponse({"status": "unavailable" if failed else "ready", "failed": failed}, status=status)
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format. Allowed with ``Authorization: Bearer <BYOK_METRICS_TOKEN>`` (when set) or
+    from an address in ``BYOK_METRICS_ALLOWED_IPS`` (default: this machine only)."""
+    token = settings.BYOK_METRICS_TOKEN
+    sent = request.headers.get("Authorization", "")
+    by_token = bool(token) and hmac.compare_digest(sent, f"Bearer {token}")
+    by_address = request.META.get("REMOTE_ADDR", "") in settings.BYOK_METRICS_ALLOWED_IPS
+    if not (by_token or by_address):
+        return JsonResponse(
+            {"success": False, "error": "Metrics are not open to this client.", "code": "forbidden"}, status=403
+        )
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # every gunicorn worker's samples, added up
+    else:
+        registry = REGISTRY
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

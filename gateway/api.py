@@ -75,7 +75,11 @@ def _parse(serializer_cls: Any, request: Request) -> Any:
     if not isinstance(request.data, dict):
         raise InvalidInput("The request body must be a JSON object.", code="invalid_request")
     token = request.auth
-    origin = services.CallOrigin(token_prefix=getattr(token, "prefix", ""), ip=request.META.get("REMOTE_ADDR") or None)
+    origin = services.CallOrigin(
+        token_prefix=getattr(token, "prefix", ""),
+        ip=request.META.get("REMOTE_ADDR") or None,
+        endpoint="inference" if serializer_cls is InferenceInput else "chat.completions",
+    )
     context = {"group": request.headers.get("X-BYOK-Group"), "origin": origin}
     serializer = serializer_cls(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)

@@ -17,7 +17,7 @@ from django.conf import settings
 from byok_keys import services as key_services
 from byok_keys.crypto import DecryptionError
 from byok_keys.models import ProviderKey
-from common import ratelimit
+from common import metrics, ratelimit
 from common.errors import ServiceError
 from gateway import resolution
 from gateway.resolution import KeyCandidate
@@ -31,6 +31,7 @@ from providers.chat import (
     UpstreamError,
     Usage,
 )
+from providers.registry import get_adapter_class
 from providers.validation import KeyStatus, ValidationResult
 
 logger = logging.getLogger("byok.gateway")
@@ -42,6 +43,7 @@ class CallOrigin:
 
     token_prefix: str = ""  # the API token's public prefix; empty for the page's session
     ip: str | None = None
+    endpoint: str = "chat"  # for metrics: inference, chat.completions
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,20 @@ def _record(
         token_prefix=origin.token_prefix,
         ip_address=origin.ip,
     )
+    provider = candidate.provider
+    known = get_adapter_class(provider).spec.example_models
+    metrics.REQUESTS.labels(
+        endpoint=origin.endpoint,
+        provider=provider,
+        model=request.model if request.model in known else "other",
+        source=str(candidate.source),
+        status=status,
+    ).inc()
+    metrics.UPSTREAM_LATENCY.labels(provider=provider).observe(latency_ms / 1000)
+    if usage is not None and status == "ok":
+        for kind, value in (("prompt", usage.prompt_tokens), ("completion", usage.completion_tokens)):
+            if value:
+                metrics.TOKENS.labels(provider=provider, type=kind).inc(value)
 
 
 def _update_key_status(candidate: KeyCandidate, error: UpstreamError) -> None:
@@ -206,6 +222,7 @@ def _attempts(
         _record(user, request, candidate, attempts[-1].status, attempts[-1].latency_ms, origin=origin)
         if last:
             raise GatewayError(error, attempts)
+        metrics.FAILOVERS.labels(provider=candidate.provider).inc()
     raise AssertionError("resolve_or_raise never returns an empty candidate list")
 
 
@@ -270,6 +287,7 @@ def chat_stream(
     def accounted() -> Iterator[ChatChunk]:
         usage: Usage | None = None
         status = "ok"
+        metrics.OPEN_STREAMS.inc()
         try:
             for chunk in chunks:
                 if chunk.usage is not None:
@@ -290,6 +308,7 @@ def chat_stream(
             status = "server_error"
             raise
         finally:
+            metrics.OPEN_STREAMS.dec()
             _record(user, request, served, status, _ms(started), usage, origin=origin)
 
     return StreamOutcome(chunks=accounted(), served_by=served, attempts=attempts)

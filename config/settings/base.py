@@ -128,6 +128,10 @@ CONTENT_SECURITY_POLICY = {
 # may be in any of them.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "common.reporting.NoRequestDataFilter"
 
+# ---- Metrics (/metrics, Prometheus) -------------------------------------------------------------
+BYOK_METRICS_TOKEN = env("BYOK_METRICS_TOKEN", default="")  # scrapers send Authorization: Bearer <it>
+BYOK_METRICS_ALLOWED_IPS: list[str] = env.list("BYOK_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
 # ---- Email (password resets, set-password links; later: notifications) -------------------
 # EMAIL_URL: consolemail:// (prints to the console, the default), smtp+tls://user:pass@host:587, …
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
