@@ -19,7 +19,7 @@ from byok_keys.crypto import DecryptionError
 from byok_keys.models import ProviderKey
 from common import metrics, ratelimit
 from common.errors import ServiceError
-from gateway import resolution
+from gateway import resolution, telemetry
 from gateway.resolution import KeyCandidate
 from gateway.usage import usage_record_call
 from groups.models import User
@@ -127,7 +127,18 @@ def _record(
     latency_ms: int,
     usage: Usage | None = None,
     origin: CallOrigin = CallOrigin(),
+    first_token_ms: int | None = None,
 ) -> None:
+    telemetry.record_attempt(
+        provider=candidate.provider,
+        model=request.model,
+        key_source=str(candidate.source),
+        status=status,
+        latency_ms=latency_ms,
+        input_tokens=usage.prompt_tokens if usage else None,
+        output_tokens=usage.completion_tokens if usage else None,
+        first_token_ms=first_token_ms,
+    )
     usage_record_call(
         user=user,
         provider=candidate.provider,
@@ -287,11 +298,14 @@ def chat_stream(
     def accounted() -> Iterator[ChatChunk]:
         usage: Usage | None = None
         status = "ok"
+        first_token_ms: int | None = None
         metrics.OPEN_STREAMS.inc()
         try:
             for chunk in chunks:
                 if chunk.usage is not None:
                     usage = chunk.usage
+                if first_token_ms is None and chunk.text:
+                    first_token_ms = _ms(started)
                 yield chunk
         except UpstreamError as exc:
             status = exc.code
@@ -309,6 +323,6 @@ def chat_stream(
             raise
         finally:
             metrics.OPEN_STREAMS.dec()
-            _record(user, request, served, status, _ms(started), usage, origin=origin)
+            _record(user, request, served, status, _ms(started), usage, origin=origin, first_token_ms=first_token_ms)
 
     return StreamOutcome(chunks=accounted(), served_by=served, attempts=attempts)
