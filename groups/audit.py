@@ -170,7 +170,7 @@ def audit_chain_verify(*, batch_size: int = 2000, progress: Callable[[int], obje
                     head_sequence,
                     head_hash,
                     f"{where} does not match its hash: it was edited, or inserted by someone without the "
-                    "server's key (or DJANGO_SECRET_KEY changed: put the old one in DJANGO_SECRET_KEY_FALLBACKS).",
+                    "server's key (or DJANGO_SECRET_KEY changed: list the old one in Django's SECRET_KEY_FALLBACKS).",
                 )
             prev_hash, expected, checked = event.hash, expected + 1, checked + 1
             cursor = (event.sequence, event.pk)
