@@ -43,10 +43,15 @@ class _SinceField(serializers.CharField):
                 "write a '+' offset as %2B in a URL.",
                 code="invalid_since",
             )
-        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+        try:
+            # In UTC now: an offset that takes the moment out of the years 1-9999 is refused here, not by
+            # the database.
+            return moment.astimezone(UTC) if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+        except OverflowError:
+            raise InvalidInput("since is out of range.", code="invalid_since") from None
 
 
-class _CursorField(serializers.CharField):
+class _CursorField(serializers.RegexField):
     def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
         text = str(super().to_internal_value(data)).strip()
         if not text.isdigit() or len(text) > 19:
@@ -78,8 +83,14 @@ class AuditQueryInput(serializers.Serializer):
     since = _SinceField(
         required=False, help_text="Only events at or after this ISO 8601 date or time (UTC unless it says otherwise)."
     )
-    cursor = _CursorField(required=False, help_text="The `next` of the previous page.")
-    limit = _LimitField(required=False, default=50, help_text=f"Events per page, 1-{AUDIT_PAGE_MAX} (default 50).")
+    cursor = _CursorField(r"^[0-9]{1,19}$", required=False, help_text="The `next` of the previous page.")
+    limit = _LimitField(
+        required=False,
+        default=50,
+        min_value=1,
+        max_value=AUDIT_PAGE_MAX,
+        help_text=f"Events per page, 1-{AUDIT_PAGE_MAX} (default 50).",
+    )
 
 
 # ---- output ---------------------------------------------------------------------------------

@@ -151,7 +151,10 @@ def test_since_takes_an_iso_date_or_time(api: APIClient, since: str) -> None:
     assert events(api, since="2999-01-01") == []
 
 
-@pytest.mark.parametrize("since", ["yesterday", "2026-13-01", "2026-01-01T25:00", "1700000000"])
+@pytest.mark.parametrize(
+    "since",
+    ["yesterday", "2026-13-01", "2026-01-01T25:00", "1700000000", "0001-01-01T00:00+01:00", "9999-12-31T23:00-05:00"],
+)
 def test_a_bad_since_is_a_400_with_a_stable_code(api: APIClient, since: str) -> None:
     response = audit(api, since=since)
     assert (response.status_code, response.json()["code"]) == (400, "invalid_since")
@@ -224,3 +227,7 @@ def test_the_audit_endpoint_honours_enable_byok(api: APIClient, settings: Any) -
     settings.ENABLE_BYOK = False
     response = audit(api)
     assert (response.status_code, response.json()["code"]) == (403, "byok_disabled")
+
+
+def test_a_cursor_beyond_any_position_is_simply_the_newest_page(api: APIClient) -> None:
+    assert len(events(api, cursor="9" * 19)) == AuditEvent.objects.count()
