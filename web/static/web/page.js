@@ -573,8 +573,48 @@
     } catch (e) { showError(error, e); } finally { $("try-send").disabled = false; }
   });
 
+  // ---- activity (the audit log): yours, or a group's you own or administer --------------------------
+  function activity() {
+    const scope = $("activity-scope");
+    const body = $("activity-table").tBodies[0];
+    let next = null;
+    async function load(older) {
+      showError($("activity-error"), null);
+      const query = new URLSearchParams({ limit: "25" });
+      if (scope.value) query.set("group", scope.value);
+      if (older && next) query.set("cursor", next);
+      try {
+        const page = await api("GET", "/api/byok/audit?" + query);
+        if (!older) clear(body);
+        for (const event of page.events) {
+          const details = Object.entries(event.details || {}).map(([k, v]) => k + ": " + (typeof v === "object" ? JSON.stringify(v) : v));
+          body.append(el("tr", { "data-action": event.action },
+            el("td", { text: when(event.time) }), el("td", { text: event.actor || "system" }),
+            el("td", {}, el("code", { text: event.action })),
+            el("td", { text: event.targetType + " " + event.targetId + (event.groupId && !scope.value ? " (" + event.groupId + ")" : "") }),
+            el("td", { className: "reason", text: details.join(", ") }), el("td", { text: event.ip || "" })));
+        }
+        next = page.next;
+        $("activity-more").hidden = !next;
+        $("activity-empty").hidden = body.rows.length > 0;
+      } catch (e) { showError($("activity-error"), e); }
+    }
+    api("GET", "/api/byok/groups").then((answer) => {
+      for (const group of answer.groups) {
+        if (group.status === "active" && (group.role === "owner" || group.role === "admin")) {
+          scope.append(el("option", { value: group.id, text: "Group " + group.name + " (" + group.id + ")" }));
+        }
+      }
+    }).catch(() => {});
+    $("activity-form").addEventListener("submit", (event) => { event.preventDefault(); load(false); });
+    scope.addEventListener("change", () => load(false));
+    $("activity-more").addEventListener("click", () => load(true));
+    load(false);
+  }
+
   // ---- start ----------------------------------------------------------------------------------------
   loadAll().then(() => {
     keyForm($("key-form"), { idPrefix: "key", path: (provider) => "/api/byok/keys/" + enc(provider), onSaved: refresh });
   });
+  activity();
 })();
