@@ -324,13 +324,17 @@ def provider_key_revoke(*, actor: User, key: ProviderKey) -> ProviderKey:
 
 @transaction.atomic
 def provider_key_delete(*, actor: User, key: ProviderKey) -> None:
+    # The row first, the audit event last: appending to the audit chain locks its head until commit,
+    # so it comes after the transaction's last row lock (no deadlock with a concurrent key update).
+    organization = key.organization
+    key.delete()
+    key.organization = organization
     _audit_key(
         actor=actor,
         action="key.deleted",
         key=key,
         details={"provider": key.provider, "last4": key.last4},
     )
-    key.delete()
 
 
 @transaction.atomic
@@ -460,6 +464,8 @@ def key_test(*, actor: User, provider: str, raw: object, stored: Callable[[], Pr
     key = stored()
     result = provider_key_validate(key=key, actor=actor)
     key.refresh_from_db()
+    # Every test a person asks for is in the audit trail (a status change has its own event too).
+    _audit_key(actor=actor, action="key.tested", key=key, details={"result": result.status.value})
     return KeyTestOutcome(provider, result, key)
 
 

@@ -91,8 +91,8 @@ def group_create(*, actor: User, slug: str, name: str) -> Organization:
             org = Organization.objects.create(slug=slug, name=name)
     except IntegrityError:
         raise Conflict(f"A group with id '{slug}' already exists; choose another id.", code="group_exists") from None
-    audit_record(actor=actor, action="group.created", target_type="group", target_id=slug, organization=org)
     _membership_create(actor=actor, org=org, user=actor, role=Membership.Role.OWNER)
+    audit_record(actor=actor, action="group.created", target_type="group", target_id=slug, organization=org)
     return org
 
 

@@ -11,7 +11,7 @@ from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from byok_keys.services import provider_key_record_check, provider_key_revoke
+from byok_keys.services import provider_key_record_validation, provider_key_revoke
 from groups.audit import audit_record
 from groups.models import AuditEvent, Organization, User
 from providers.validation import KeyStatus, ValidationResult
@@ -88,7 +88,7 @@ def test_a_user_sees_what_they_did_and_what_happened_to_their_keys_and_account(
 ) -> None:
     key = store_user_key(owner)
     # The scheduled revalidation (no actor) and platform staff act on the owner's key.
-    provider_key_record_check(key=key, result=ValidationResult(KeyStatus.INVALID, "revoked upstream"), actor=None)
+    provider_key_record_validation(key=key, result=ValidationResult(KeyStatus.INVALID, "revoked upstream"), actor=None)
     provider_key_revoke(actor=staff, key=key)
     Client(REMOTE_ADDR="203.0.113.9").post("/accounts/login/", {"username": "olivia", "password": "nope"})
     seen = events(client_for(owner), limit=200)

@@ -52,7 +52,7 @@ def test_key_add_test_replace_status_change_and_delete_are_recorded_and_never_ho
     assert api.post("/api/byok/keys/openai", {"apiKey": CANARY_2}, format="json").status_code == 200
     assert api.delete("/api/byok/keys/openai").status_code == 200
     recorded = [a for a in actions() if a.startswith("key.")]
-    assert recorded == ["key.created", "key.status_changed", "key.replaced", "key.deleted"]
+    assert recorded == ["key.created", "key.status_changed", "key.tested", "key.replaced", "key.deleted"]
     event = AuditEvent.objects.get(action="key.created")
     assert (event.actor_label, event.target_type, event.ip_address) == ("olivia", "provider_key", "127.0.0.1")
     dump = everything_recorded()
