@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -140,9 +141,25 @@ def openai_errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {status: OpenApiResponse(OpenAIErrorSerializer) for status in statuses}
 
 
+class EventStreamRenderer(JSONRenderer):
+    """Lets a client that asks for ``Accept: text/event-stream`` in: a streamed answer is written by the
+    view itself; anything rendered through here (an error before the stream starts) is JSON."""
+
+    media_type = "text/event-stream"
+
+
 class OpenAIView(APIView):
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
+
     def get_exception_handler(self) -> Any:
         return openai_exception_handler
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.accepted_media_type == "text/event-stream":
+            # Bodies rendered here are JSON (errors, or a non-streamed answer): say so.
+            response["Content-Type"] = "application/json"
+        return response
 
 
 class ChatCompletionsView(OpenAIView):
