@@ -316,7 +316,11 @@ def chat_stream(
             status = "upstream_stream_broken"
             raise UpstreamError(f"The stream from {adapter.spec.name} broke off.") from None
         except GeneratorExit:
+            # The caller went away: close the provider's stream now instead of reading it to its end.
             status = "client_disconnected"
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
             raise
         except Exception:
             status = "server_error"
