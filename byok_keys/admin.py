@@ -44,7 +44,7 @@ _STATUS_LEVEL = {
 
 
 def _outcome(status: str, reason: str) -> str:
-    """A live check's outcome in words: "valid", "valid, restricted: <reason>", "unverified: <reason>"."""
+    """Live validation's outcome in words: "valid", "valid, restricted: <reason>", "unverified: <reason>"."""
     label = str(ProviderKey.Status(status).label).lower() if status in ProviderKey.Status.values else status
     # A valid key's reason only says that the provider accepted it.
     return f"{label}: {reason}" if reason and status != KeyStatus.VALID else label
@@ -146,7 +146,7 @@ class ProviderKeyAdmin(TeamScopedAdmin):
             self.message_user(request, f"{what}: revoked, not tested.", messages.WARNING)
             return
         # No transaction is open here (neither the action nor the view opens one): this calls the provider.
-        result = services.provider_key_check(key=key, actor=request.user)  # type: ignore[arg-type]
+        result = services.provider_key_validate(key=key, actor=request.user)  # type: ignore[arg-type]
         outcome = _outcome(result.status.value, result.reason)
         if result.status is KeyStatus.UNVERIFIED:
             outcome += " (the key's status is unchanged)"
@@ -216,8 +216,10 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         spec = spec_of(key.provider)
         checked_by = spec.name if spec is not None else key.provider
         level = _STATUS_LEVEL.get(KeyStatus(key.status), messages.INFO)
-        # The outcome of the live check the service just made (an invalid key was a form error).
-        self.message_user(request, f"Checked live with {checked_by}: {_outcome(key.status, key.status_reason)}", level)
+        # The outcome of the live validation the service just made (invalid was a form error).
+        self.message_user(
+            request, f"Validated live with {checked_by}: {_outcome(key.status, key.status_reason)}", level
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass

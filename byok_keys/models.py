@@ -52,6 +52,9 @@ class ProviderKey(models.Model):
         NO_CREDIT = "no_credit", "Valid, no credit"
         INVALID = "invalid", "Invalid"
         REVOKED = "revoked", "Revoked"
+        # The stored secret cannot be opened with the configured master keys (missing or wrong key,
+        # or a tampered value): skipped by resolution until an operator fixes the keys.
+        UNDECRYPTABLE = "undecryptable", "Cannot be decrypted"
 
     key_id = models.CharField(max_length=120, unique=True, editable=False)
     user = models.ForeignKey(

@@ -12,7 +12,7 @@ from common.errors import NotFound
 from groups.models import Membership, Organization, User
 from providers.registry import all_adapter_classes
 
-UNUSABLE_STATUSES = (ProviderKey.Status.INVALID, ProviderKey.Status.REVOKED)
+UNUSABLE_STATUSES = (ProviderKey.Status.INVALID, ProviderKey.Status.REVOKED, ProviderKey.Status.UNDECRYPTABLE)
 
 
 @dataclass(frozen=True)

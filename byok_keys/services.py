@@ -17,6 +17,7 @@ from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ApiToken, ProviderKey
 from common.errors import Conflict, InvalidInput
+from common.metrics import KEY_STATUS_CHANGES
 from common.text import check_display_text
 from groups.audit import audit_record
 from groups.models import Membership, Organization, User
@@ -90,7 +91,9 @@ def api_token_authenticate(*, plaintext: str) -> ApiToken | None:
 
 
 def _audit_key(*, actor: User | None, action: str, key: ProviderKey, details: dict[str, object]) -> None:
-    """An audit event about a provider key (never its secret)."""
+    """An audit event about a provider key (never its secret); status changes are also counted."""
+    if action == "key.status_changed" or action == "key.revoked":
+        KEY_STATUS_CHANGES.labels(to=str(details.get("to", ProviderKey.Status.REVOKED))).inc()
     audit_record(
         actor=actor,
         action=action,
@@ -158,10 +161,6 @@ class AllowedUsers:
             )
         return cls(tuple(sorted(set(raw))))
 
-    @property
-    def everyone(self) -> bool:
-        return self.usernames is None
-
 
 def _allowed_members(*, organization: Organization, allowed: AllowedUsers) -> list[User] | None:
     """The users ``allowed`` names, checked to be accepted members; None for every member."""
@@ -200,12 +199,12 @@ def _sharing_details(allowed: list[User] | None) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
-class KeyCheck:
-    """What a live check said about a credential about to be stored."""
+class KeyValidation:
+    """What live validation said about a credential about to be stored."""
 
     status: str = ProviderKey.Status.UNVERIFIED
     reason: str = ""
-    checked_at: datetime | None = None
+    validated_at: datetime | None = None
 
 
 def _lock_current_key(*, owner: KeyOwner, provider: str) -> ProviderKey | None:
@@ -250,7 +249,7 @@ def provider_key_store(
     name: str = "",
     description: str = "",
     allowed: AllowedUsers | None = None,
-    check: KeyCheck = KeyCheck(),
+    validation: KeyValidation = KeyValidation(),
 ) -> tuple[ProviderKey, bool]:
     """Store (or replace) the owner's key for ``provider``. Returns (key, created).
 
@@ -273,10 +272,10 @@ def provider_key_store(
     key.name = check_display_text((name or "").strip()[:200], field="name") or f"{adapter_cls.spec.name} key"
     key.description = check_display_text((description or "").strip()[:2000], field="description", allow_newlines=True)
     key.last4 = adapter_cls.last4(credential)
-    key.status = check.status
-    key.status_reason = check.reason[:300]
-    key.last_validated_at = check.checked_at
-    key.invalid_checks = 1 if check.status == ProviderKey.Status.INVALID else 0
+    key.status = validation.status
+    key.status_reason = validation.reason[:300]
+    key.last_validated_at = validation.validated_at
+    key.invalid_checks = 1 if validation.status == ProviderKey.Status.INVALID else 0
     if change_sharing:
         key.allow_all_members = members is None
     vault.seal_credential(key, credential)
@@ -325,20 +324,24 @@ def provider_key_revoke(*, actor: User, key: ProviderKey) -> ProviderKey:
 
 @transaction.atomic
 def provider_key_delete(*, actor: User, key: ProviderKey) -> None:
+    # The row first, the audit event last: appending to the audit chain locks its head until commit,
+    # so it comes after the transaction's last row lock (no deadlock with a concurrent key update).
+    organization = key.organization
+    key.delete()
+    key.organization = organization
     _audit_key(
         actor=actor,
         action="key.deleted",
         key=key,
         details={"provider": key.provider, "last4": key.last4},
     )
-    key.delete()
 
 
 @transaction.atomic
-def provider_key_record_check(
+def provider_key_record_validation(
     *, key: ProviderKey, result: ValidationResult, actor: User | None, strikes_to_invalidate: int = 1
 ) -> ProviderKey:
-    """Record a live check of a stored key.
+    """Record a live validation of a stored key.
 
     - ``unverified`` (network trouble, 5xx, 429) changes nothing: nothing was learnt about the key;
     - ``invalid`` marks the key invalid once ``strikes_to_invalidate`` checks in a row found it invalid
@@ -382,7 +385,7 @@ def provider_key_record_check(
     return locked
 
 
-def credential_check(*, provider: str, credential: Credential) -> ValidationResult:
+def credential_validate(*, provider: str, credential: Credential) -> ValidationResult:
     """Check a parsed credential live (no transaction may be open: this calls the provider).
 
     A user-supplied URL that the SSRF guard refuses is a 400 ``unsafe_url`` that says why.
@@ -396,14 +399,35 @@ def credential_check(*, provider: str, credential: Credential) -> ValidationResu
         raise InvalidInput(str(exc), code="unsafe_url") from None
 
 
+UNDECRYPTABLE_REASON = (
+    "This key cannot be decrypted with the server's master keys; an operator must restore the master key "
+    "that sealed it (BYOK_PREVIOUS_ENCRYPTION_KEYS), or store the key again."
+)
+
+
+@transaction.atomic
+def provider_key_mark_undecryptable(*, key: ProviderKey) -> None:
+    """A stored secret that cannot be opened: mark it once (audited) so resolution skips it and its owner
+    sees why; the detail (which master key) stays in the operator's log."""
+    locked = ProviderKey.objects.select_for_update().filter(pk=key.pk).first()
+    if locked is None or locked.key_id != key.key_id or locked.status == ProviderKey.Status.UNDECRYPTABLE:
+        return
+    previous = locked.status
+    locked.status = ProviderKey.Status.UNDECRYPTABLE
+    locked.status_reason = UNDECRYPTABLE_REASON
+    locked.save(update_fields=["status", "status_reason", "updated_at"])
+    _audit_key(actor=None, action="key.status_changed", key=locked, details={"from": previous, "to": locked.status})
+
+
 def stored_key_validate(*, key: ProviderKey) -> ValidationResult:
-    """Check a stored key live without recording anything (no transaction may be open)."""
+    """Validate a stored key live without recording anything (no transaction may be open)."""
     try:
         adapter = vault.adapter_for_key(key)
     except DecryptionError:
-        # Not the provider's verdict: the master key configuration is wrong. Change nothing, and
-        # keep the detail (which master key) in the operator's log, not in the answer.
+        # Not the provider's verdict: the master key configuration is wrong. The key is marked
+        # undecryptable; the detail (which master key) goes to the operator's log, not the answer.
         logger.exception("cannot decrypt %s", key.key_id)
+        provider_key_mark_undecryptable(key=key)
         return ValidationResult(
             KeyStatus.UNVERIFIED, "The stored key could not be decrypted; an operator must check the master keys."
         )
@@ -414,10 +438,10 @@ def stored_key_validate(*, key: ProviderKey) -> ValidationResult:
         return ValidationResult(KeyStatus.INVALID, str(exc))
 
 
-def provider_key_check(*, key: ProviderKey, actor: User | None, strikes_to_invalidate: int = 1) -> ValidationResult:
-    """Check a stored key live and record the result."""
+def provider_key_validate(*, key: ProviderKey, actor: User | None, strikes_to_invalidate: int = 1) -> ValidationResult:
+    """Validate a stored key live and record the result."""
     result = stored_key_validate(key=key)
-    provider_key_record_check(key=key, result=result, actor=actor, strikes_to_invalidate=strikes_to_invalidate)
+    provider_key_record_validation(key=key, result=result, actor=actor, strikes_to_invalidate=strikes_to_invalidate)
     return result
 
 
@@ -436,10 +460,12 @@ def key_test(*, actor: User, provider: str, raw: object, stored: Callable[[], Pr
     ``stored()`` returns, recording the result on it."""
     if raw not in (None, ""):
         credential = provider_credential_parse(provider=provider, raw=raw)
-        return KeyTestOutcome(provider, credential_check(provider=provider, credential=credential))
+        return KeyTestOutcome(provider, credential_validate(provider=provider, credential=credential))
     key = stored()
-    result = provider_key_check(key=key, actor=actor)
+    result = provider_key_validate(key=key, actor=actor)
     key.refresh_from_db()
+    # Every test a person asks for is in the audit trail (a status change has its own event too).
+    _audit_key(actor=actor, action="key.tested", key=key, details={"result": result.status.value})
     return KeyTestOutcome(provider, result, key)
 
 
@@ -471,7 +497,7 @@ def provider_key_set(
     if owner.organization is not None:
         # Check allowedUsers before calling the provider, so a bad list costs nothing.
         _allowed_members(organization=owner.organization, allowed=allowed or AllowedUsers())
-    result = credential_check(provider=provider, credential=credential)
+    result = credential_validate(provider=provider, credential=credential)
     if result.status is KeyStatus.INVALID:
         raise InvalidInput(
             f"{get_adapter_class(provider).spec.name} rejected this key: {result.reason} Nothing was stored.",
@@ -486,10 +512,10 @@ def provider_key_set(
         name=name,
         description=description,
         allowed=allowed,
-        check=KeyCheck(
+        validation=KeyValidation(
             status=result.status.value,
             reason=result.reason,
-            checked_at=None if result.status is KeyStatus.UNVERIFIED else timezone.now(),
+            validated_at=None if result.status is KeyStatus.UNVERIFIED else timezone.now(),
         ),
     )
     warning = None
@@ -541,7 +567,13 @@ def provider_key_reseal(*, key: ProviderKey) -> bool:
     locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
     if not vault.reseal(locked):
         return False
-    locked.save(update_fields=["sealed_secret", "secret_fingerprint"])
+    fields = ["sealed_secret", "secret_fingerprint"]
+    if locked.status == ProviderKey.Status.UNDECRYPTABLE:
+        # It opened: the master keys are right again. Unverified until its next test.
+        locked.status = ProviderKey.Status.UNVERIFIED
+        locked.status_reason = "Readable again after a master-key fix; test it to confirm it still works."
+        fields += ["status", "status_reason", "updated_at"]
+    locked.save(update_fields=fields)
     _audit_key(
         actor=None,
         action="key.resealed",

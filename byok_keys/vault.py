@@ -11,7 +11,7 @@ import json
 
 from django.views.decorators.debug import sensitive_variables
 
-from byok_keys.crypto import DecryptionError
+from byok_keys.crypto import PREFIX, DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ProviderKey
 from providers.base import Credential, ProviderAdapter
@@ -68,6 +68,20 @@ def reseal(key: ProviderKey) -> bool:
     if keyring.needs_reseal(key.sealed_secret):
         key.sealed_secret = keyring.seal(plaintext, aad=key.aad())
     key.secret_fingerprint = keyring.secret_fingerprint(plaintext)
+    return True
+
+
+def sealed_by(key: ProviderKey) -> str:
+    """The id of the master key that sealed ``key`` (public: it is part of the stored value)."""
+    return key.sealed_secret.removeprefix(PREFIX).split(":", 1)[0] if key.sealed_secret.startswith(PREFIX) else "?"
+
+
+def can_open(key: ProviderKey) -> bool:
+    """Whether ``key`` opens with the configured master keys (the plaintext is dropped at once)."""
+    try:
+        get_keyring().open(key.sealed_secret, aad=key.aad())
+    except DecryptionError:
+        return False
     return True
 
 

@@ -49,7 +49,7 @@ def registered_key_prefixes() -> frozenset[str]:
 
 # Query strings in logged URLs and request lines ("GET /path?apiKey=... HTTP/1.1"): a client may put a
 # key in one (keys belong in headers), so no log ever shows a query string's values.
-_QUERY_RE = re.compile(r"(\?)([^\s\"'#]+)")
+_QUERY_STRING_RE = re.compile(r"(\?)([^\s\"'#]+)")
 
 
 def _mask_query(match: re.Match[str]) -> str:
@@ -58,7 +58,7 @@ def _mask_query(match: re.Match[str]) -> str:
 
 
 def mask_secrets(text: str) -> str:
-    text = _QUERY_RE.sub(_mask_query, text) if "?" in text and "=" in text else text
+    text = _QUERY_STRING_RE.sub(_mask_query, text) if "?" in text and "=" in text else text
     text = _HEADER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}***", text)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     text = _API_TOKEN_RE.sub("byokt_***", text)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 
@@ -69,6 +70,19 @@ class ApiSafetyMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):
             return None
+        if isinstance(exception, RequestDataTooBig):  # a body with no Content-Length that ran past the limit
+            return JsonResponse(
+                {
+                    "success": False,
+                    "error": f"The request body is larger than the limit of {settings.BYOK_MAX_BODY_BYTES} bytes.",
+                    "code": "request_too_large",
+                },
+                status=413,
+            )
+        if isinstance(exception, SuspiciousOperation):
+            return JsonResponse(
+                {"success": False, "error": "The request was refused as malformed.", "code": "bad_request"}, status=400
+            )
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return server_error_response()
 

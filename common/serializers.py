@@ -85,9 +85,21 @@ class Envelope(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
+    """Every error answer of ``/api/…``; the optional fields appear where they apply."""
+
     success = serializers.BooleanField(default=False)
     error = serializers.CharField(help_text="What is wrong and how to fix it.")
     code = serializers.CharField(help_text="A stable code, e.g. invalid_key_format.")
+    field = serializers.CharField(required=False, help_text="The input field at fault, where there is one.")
+    status = serializers.CharField(required=False, help_text="invalid_key: what the provider said about the key.")
+    reason = serializers.CharField(required=False, help_text="invalid_key: the provider's reason.")
+    retryAfter = serializers.IntegerField(required=False, help_text="Rate limits: seconds to wait (also Retry-After).")
+    usableProviders = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="no_key_for_provider: providers you can use."
+    )
+    attempts = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Inference: every key tried, in order."
+    )
 
 
 class MessageSerializer(Envelope):

@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from byok_keys import urls as byok_keys_urls
+from config import health
 from gateway import urls as gateway_urls
 from groups import urls as groups_urls
 from web import urls as web_urls
@@ -17,11 +18,16 @@ byok = [*groups_urls.urlpatterns, *byok_keys_urls.urlpatterns, *gateway_urls.byo
 urlpatterns = [
     # Admin pages of the models that moved out of byok_keys (bookmarks keep working).
     re_path(
-        r"^admin/byok_keys/auditevent/(?P<rest>.*)$", RedirectView.as_view(url="/admin/groups/auditevent/%(rest)s")
+        r"^admin/byok_keys/auditevent/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/groups/auditevent/%(rest)s", query_string=True),
     ),
     re_path(
-        r"^admin/byok_keys/usagerecord/(?P<rest>.*)$", RedirectView.as_view(url="/admin/gateway/usagerecord/%(rest)s")
+        r"^admin/byok_keys/usagerecord/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/gateway/usagerecord/%(rest)s", query_string=True),
     ),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

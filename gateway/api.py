@@ -17,22 +17,26 @@ from typing import Any, cast
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import ByokAPIView
+from byok_keys import selectors as key_selectors
+from common.api import ByokAPIView, parse_body
 from common.api import exception_handler as byok_exception_handler
 from common.errors import InvalidInput
 from common.schema import responses
 from common.serializers import render
-from gateway import resolution, services, stats
+from gateway import compromise, resolution, services, stats
 from gateway.serializers import (
     AttemptSerializer,
     ChatCompletionInput,
     ChatCompletionSerializer,
     Completion,
     CompletionCall,
+    CompromisedInput,
+    CompromisedSerializer,
     GroupUsageSerializer,
     InferenceInput,
     InferenceSerializer,
@@ -69,7 +73,16 @@ def _caller(request: Request) -> User:
 
 
 def _parse(serializer_cls: Any, request: Request) -> Any:
-    serializer = serializer_cls(data=request.data, context={"group": request.headers.get("X-BYOK-Group")})
+    if not isinstance(request.data, dict):
+        raise InvalidInput("The request body must be a JSON object.", code="invalid_request")
+    token = request.auth
+    origin = services.CallOrigin(
+        token_prefix=getattr(token, "prefix", ""),
+        ip=request.META.get("REMOTE_ADDR") or None,
+        endpoint="inference" if serializer_cls is InferenceInput else "chat.completions",
+    )
+    context = {"group": request.headers.get("X-BYOK-Group"), "origin": origin}
+    serializer = serializer_cls(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -128,9 +141,25 @@ def openai_errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {status: OpenApiResponse(OpenAIErrorSerializer) for status in statuses}
 
 
+class EventStreamRenderer(JSONRenderer):
+    """Lets a client that asks for ``Accept: text/event-stream`` in: a streamed answer is written by the
+    view itself; anything rendered through here (an error before the stream starts) is JSON."""
+
+    media_type = "text/event-stream"
+
+
 class OpenAIView(APIView):
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
+
     def get_exception_handler(self) -> Any:
         return openai_exception_handler
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.accepted_media_type == "text/event-stream":
+            # Bodies rendered here are JSON (errors, or a non-streamed answer): say so.
+            response["Content-Type"] = "application/json"
+        return response
 
 
 class ChatCompletionsView(OpenAIView):
@@ -194,9 +223,7 @@ def _sse(chunks: Iterator[ChatChunk], parsed: CompletionCall, completion_id: str
         yield event({"error": {"message": message, "type": "api_error", "code": code, "param": None}})
         yield b"data: [DONE]\n\n"
         return
-    yield event(
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish or "stop"}]}
-    )
+    yield event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish or "stop"}]})
     if parsed.include_usage:
         yield event(
             {
@@ -271,3 +298,38 @@ class StatsView(ByokAPIView):
     )
     def get(self, request: Request) -> Response:
         return Response(render(StatsSerializer, stats.key_stats(user=self.caller)))
+
+
+class _CompromisedView(ByokAPIView):
+    def _report(self, request: Request, key: Any) -> Response:
+        data = parse_body(CompromisedInput, request)
+        report = compromise.key_compromised(
+            actor=self.caller, key=key, since=data.get("since"), replacement=data.get("replacement")
+        )
+        return Response(render(CompromisedSerializer, report))
+
+
+class UserKeyCompromisedView(_CompromisedView):
+    @extend_schema(
+        summary="Report your key as compromised: revoke it now and see who used it",
+        description="Revokes the key at once (it is never used again), optionally stores `replacement` in its "
+        "place (checked live first; a refusal is reported and the revocation stands), and reports the blast "
+        "radius from the usage records since `since`: calls, tokens, users, API tokens, addresses, groups.",
+        request=CompromisedInput,
+        responses=responses(CompromisedSerializer),
+    )
+    def post(self, request: Request, provider: str) -> Response:
+        return self._report(request, key_selectors.user_key_get(user=self.caller, provider=provider))
+
+
+class GroupKeyCompromisedView(_CompromisedView):
+    @extend_schema(
+        summary="Report a group's key as compromised (owners/admins)",
+        description="The group equivalent: revoke now, optional replacement, blast radius; the group's owners "
+        "and admins are emailed.",
+        request=CompromisedInput,
+        responses=responses(CompromisedSerializer),
+    )
+    def post(self, request: Request, group_id: str, provider: str) -> Response:
+        org, _ = group_selectors.group_access(user=self.caller, slug=group_id, need=Cap.MANAGE_KEYS)
+        return self._report(request, key_selectors.group_key_get(organization=org, provider=provider))

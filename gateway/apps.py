@@ -8,4 +8,6 @@ class GatewayConfig(AppConfig):
     verbose_name = "Inference gateway"
 
     def ready(self) -> None:
-        from gateway import checks  # noqa: F401  (registers the system checks)
+        from gateway import checks, telemetry  # noqa: F401  (registers the system checks)
+
+        telemetry.configure_from_environment()

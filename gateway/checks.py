@@ -8,13 +8,18 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway.ratelimit import Rate
+from common.ratelimit import Rate
 
 
 @checks.register(checks.Tags.security, deploy=False)
 def check_rate_limits(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
-    for setting in ("BYOK_RATE_LIMIT_USER", "BYOK_RATE_LIMIT_KEY"):
+    for setting in (
+        "BYOK_RATE_LIMIT_USER",
+        "BYOK_RATE_LIMIT_KEY",
+        "BYOK_AUTH_FAILURES_PER_ACCOUNT",
+        "BYOK_AUTH_FAILURES_PER_IP",
+    ):
         try:
             Rate.parse(getattr(settings, setting), setting=setting)
         except ImproperlyConfigured as exc:

@@ -31,6 +31,10 @@ class UsageRecord(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     total_tokens = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=40, help_text="'ok' or the error code.")
+    # Who made the call, for a compromised key's blast radius: the API token's public prefix (empty for
+    # the page's session) and the client's address.
+    token_prefix = models.CharField(max_length=24, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

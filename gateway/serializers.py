@@ -10,8 +10,8 @@ from typing import Any
 from rest_framework import serializers
 
 from common.errors import InvalidInput
-from common.serializers import Envelope
-from gateway.services import ChatCall
+from common.serializers import Envelope, IsoDateTime, StrictInput
+from gateway.services import CallOrigin, ChatCall
 from providers.chat import ChatMessage, ChatRequest
 from providers.registry import REGISTRY
 
@@ -122,7 +122,12 @@ class InferenceInput(_BodySerializer):
             raise InvalidInput("Send a prompt (a string) or messages (a list).", code="missing_prompt")
         max_tokens, temperature = parse_limits(data, max_keys=("max_tokens",))
         request = ChatRequest(model=model.strip(), messages=messages, max_tokens=max_tokens, temperature=temperature)
-        return ChatCall(provider=provider, group=_group(data, self.context.get("group")), request=request)
+        return ChatCall(
+            provider=provider,
+            group=_group(data, self.context.get("group")),
+            request=request,
+            origin=self.context.get("origin", CallOrigin()),
+        )
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,12 @@ class ChatCompletionInput(_BodySerializer):
         )
         options = data.get("stream_options")
         return CompletionCall(
-            call=ChatCall(provider=provider, group=_group(data, self.context.get("group")), request=request),
+            call=ChatCall(
+                provider=provider,
+                group=_group(data, self.context.get("group")),
+                request=request,
+                origin=self.context.get("origin", CallOrigin()),
+            ),
             public_model=f"{provider}/{model}",
             stream=bool(data.get("stream")),
             include_usage=isinstance(options, dict) and bool(options.get("include_usage")),
@@ -377,3 +387,41 @@ class OpenAIErrorBodySerializer(serializers.Serializer):
 
 class OpenAIErrorSerializer(serializers.Serializer):
     error = OpenAIErrorBodySerializer()
+
+
+# ---- a compromised key ----------------------------------------------------------------------------
+
+
+class CompromisedInput(StrictInput):
+    replacement = serializers.JSONField(
+        required=False, help_text="A new key to store in its place (checked first), as apiKey would be"
+    )
+    since = serializers.DateTimeField(required=False, help_text="Report use since (default: when it was stored)")
+
+
+class BlastRadiusSerializer(serializers.Serializer):
+    since = IsoDateTime()
+    calls = serializers.IntegerField(help_text="calls it served")
+    failedCalls = serializers.IntegerField(source="failed_calls")
+    totalTokens = serializers.IntegerField(source="total_tokens")
+    users = serializers.ListField(child=serializers.CharField())
+    tokens = serializers.ListField(child=serializers.CharField(), help_text="API token prefixes; session = the page")
+    ips = serializers.ListField(child=serializers.CharField())
+    groups = serializers.ListField(child=serializers.CharField(), help_text="groups it served")
+
+
+class CompromisedSerializer(Envelope):
+    """Takes a ``compromise.CompromiseReport``."""
+
+    revokedKeyId = serializers.CharField(source="revoked_key_id")
+    provider = serializers.CharField(source="key.provider")
+    blastRadius = BlastRadiusSerializer(source="blast_radius")
+    replacement = serializers.SerializerMethodField(help_text="the stored replacement's keyId, status and last4")
+    replacementError = serializers.CharField(source="replacement_error", allow_null=True)
+    notified = serializers.ListField(child=serializers.CharField(), help_text="who was emailed")
+
+    def get_replacement(self, report: Any) -> dict[str, Any] | None:
+        if report.replacement is None:
+            return None
+        key = report.replacement.key
+        return {"keyId": key.key_id, "status": key.status, "last4": key.last4}

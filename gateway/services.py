@@ -17,8 +17,9 @@ from django.conf import settings
 from byok_keys import services as key_services
 from byok_keys.crypto import DecryptionError
 from byok_keys.models import ProviderKey
+from common import metrics, ratelimit
 from common.errors import ServiceError
-from gateway import ratelimit, resolution
+from gateway import resolution, telemetry
 from gateway.resolution import KeyCandidate
 from gateway.usage import usage_record_call
 from groups.models import User
@@ -30,9 +31,19 @@ from providers.chat import (
     UpstreamError,
     Usage,
 )
+from providers.registry import get_adapter_class
 from providers.validation import KeyStatus, ValidationResult
 
 logger = logging.getLogger("byok.gateway")
+
+
+@dataclass(frozen=True)
+class CallOrigin:
+    """Where a call came from, recorded with its usage (a compromised key's blast radius reads it)."""
+
+    token_prefix: str = ""  # the API token's public prefix; empty for the page's session
+    ip: str | None = None
+    endpoint: str = "chat"  # for metrics: inference, chat.completions
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class ChatCall:
     provider: str
     group: str | None
     request: ChatRequest
+    origin: CallOrigin = CallOrigin()
 
 
 def user_rate_limit(user: User) -> None:
@@ -108,8 +120,25 @@ def served_headers(candidate: KeyCandidate) -> dict[str, str]:
 
 
 def _record(
-    user: User, request: ChatRequest, candidate: KeyCandidate, status: str, latency_ms: int, usage: Usage | None = None
+    user: User,
+    request: ChatRequest,
+    candidate: KeyCandidate,
+    status: str,
+    latency_ms: int,
+    usage: Usage | None = None,
+    origin: CallOrigin = CallOrigin(),
+    first_token_ms: int | None = None,
 ) -> None:
+    telemetry.record_attempt(
+        provider=candidate.provider,
+        model=request.model,
+        key_source=str(candidate.source),
+        status=status,
+        latency_ms=latency_ms,
+        input_tokens=usage.prompt_tokens if usage else None,
+        output_tokens=usage.completion_tokens if usage else None,
+        first_token_ms=first_token_ms,
+    )
     usage_record_call(
         user=user,
         provider=candidate.provider,
@@ -121,7 +150,23 @@ def _record(
         usage=usage,
         status=status,
         latency_ms=latency_ms,
+        token_prefix=origin.token_prefix,
+        ip_address=origin.ip,
     )
+    provider = candidate.provider
+    known = get_adapter_class(provider).spec.example_models
+    metrics.REQUESTS.labels(
+        endpoint=origin.endpoint,
+        provider=provider,
+        model=request.model if request.model in known else "other",
+        source=str(candidate.source),
+        status=status,
+    ).inc()
+    metrics.UPSTREAM_LATENCY.labels(provider=provider).observe(latency_ms / 1000)
+    if usage is not None and status == "ok":
+        for kind, value in (("prompt", usage.prompt_tokens), ("completion", usage.completion_tokens)):
+            if value:
+                metrics.TOKENS.labels(provider=provider, type=kind).inc(value)
 
 
 def _update_key_status(candidate: KeyCandidate, error: UpstreamError) -> None:
@@ -132,7 +177,7 @@ def _update_key_status(candidate: KeyCandidate, error: UpstreamError) -> None:
     if key is None or status is None or status is KeyStatus.VALID:
         return
     reason = f"During a chat call the provider refused the key (HTTP {error.upstream_status}, {error.code})."
-    key_services.provider_key_record_check(key=key, result=ValidationResult(status, reason), actor=None)
+    key_services.provider_key_record_validation(key=key, result=ValidationResult(status, reason), actor=None)
 
 
 DECRYPTION_FAILED = ServiceError(
@@ -143,7 +188,12 @@ DECRYPTION_FAILED = ServiceError(
 
 
 def _attempts(
-    *, user: User, request: ChatRequest, candidates: tuple[KeyCandidate, ...], call: Any
+    *,
+    user: User,
+    request: ChatRequest,
+    candidates: tuple[KeyCandidate, ...],
+    call: Any,
+    origin: CallOrigin = CallOrigin(),
 ) -> tuple[Any, KeyCandidate, ProviderAdapter, list[Attempt]]:
     """Try ``call(adapter)`` with each candidate in order until one succeeds or failover must stop.
     Every attempt is listed and recorded."""
@@ -165,6 +215,8 @@ def _attempts(
         except DecryptionError:
             # The detail (which master key) is for the operator's logs, not for the caller.
             logger.exception("cannot decrypt %s", candidate.key_id)
+            if candidate.key is not None:
+                key_services.provider_key_mark_undecryptable(key=candidate.key)
             error = DECRYPTION_FAILED
             attempts.append(Attempt(candidate, DECRYPTION_FAILED.code, _ms(started), message=DECRYPTION_FAILED.message))
         except UpstreamError as exc:
@@ -179,9 +231,10 @@ def _attempts(
         else:
             assert adapter is not None
             return value, candidate, adapter, [*attempts, Attempt(candidate, "ok", _ms(started))]
-        _record(user, request, candidate, attempts[-1].status, attempts[-1].latency_ms)
+        _record(user, request, candidate, attempts[-1].status, attempts[-1].latency_ms, origin=origin)
         if last:
             raise GatewayError(error, attempts)
+        metrics.FAILOVERS.labels(provider=candidate.provider).inc()
     raise AssertionError("resolve_or_raise never returns an empty candidate list")
 
 
@@ -197,40 +250,64 @@ def _candidates(*, user: User, call: ChatCall) -> tuple[KeyCandidate, ...]:
 def chat(*, user: User, call: ChatCall) -> ChatOutcome:
     """The whole call: the caller's rate limit, key resolution, the provider call with failover, and
     accounting for every attempt."""
-    return chat_complete(user=user, candidates=_candidates(user=user, call=call), request=call.request)
+    return chat_complete(
+        user=user, candidates=_candidates(user=user, call=call), request=call.request, origin=call.origin
+    )
 
 
 def chat_streamed(*, user: User, call: ChatCall) -> StreamOutcome:
     """``chat`` streamed: failover happens before the first chunk; usage is recorded at the end."""
-    return chat_stream(user=user, candidates=_candidates(user=user, call=call), request=call.request)
+    return chat_stream(
+        user=user, candidates=_candidates(user=user, call=call), request=call.request, origin=call.origin
+    )
 
 
-def chat_complete(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> ChatOutcome:
+def chat_complete(
+    *,
+    user: User,
+    candidates: tuple[KeyCandidate, ...],
+    request: ChatRequest,
+    origin: CallOrigin = CallOrigin(),
+) -> ChatOutcome:
     started = time.monotonic()
     result, served, _, attempts = _attempts(
-        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.chat(request)
+        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.chat(request), origin=origin
     )
-    _record(user, request, served, "ok", attempts[-1].latency_ms, result.usage)
+    _record(user, request, served, "ok", attempts[-1].latency_ms, result.usage, origin=origin)
     return ChatOutcome(result=result, served_by=served, attempts=attempts, latency_ms=_ms(started))
 
 
-def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: ChatRequest) -> StreamOutcome:
+def chat_stream(
+    *,
+    user: User,
+    candidates: tuple[KeyCandidate, ...],
+    request: ChatRequest,
+    origin: CallOrigin = CallOrigin(),
+) -> StreamOutcome:
     """Start a streamed chat. Failover happens before the first chunk; usage is recorded when the
     stream ends (with the provider's final usage where it reports one). A stream that breaks off is
     recorded as failed and ends with an ``UpstreamError`` (never the raw network error)."""
     started = time.monotonic()
     chunks, served, adapter, attempts = _attempts(
-        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.stream_chat(request)
+        user=user,
+        request=request,
+        candidates=candidates,
+        call=lambda adapter: adapter.stream_chat(request),
+        origin=origin,
     )
 
     def accounted() -> Iterator[ChatChunk]:
         usage: Usage | None = None
         status = "ok"
+        first_token_ms: int | None = None
+        metrics.OPEN_STREAMS.inc()
         try:
             with adapter.scrubbed_errors():
                 for chunk in chunks:
                     if chunk.usage is not None:
                         usage = chunk.usage
+                    if first_token_ms is None and chunk.text:
+                        first_token_ms = _ms(started)
                     yield chunk
         except UpstreamError as exc:
             status = exc.code
@@ -241,12 +318,17 @@ def chat_stream(*, user: User, candidates: tuple[KeyCandidate, ...], request: Ch
             status = "upstream_stream_broken"
             raise UpstreamError(f"The stream from {adapter.spec.name} broke off.") from None
         except GeneratorExit:
+            # The caller went away: close the provider's stream now instead of reading it to its end.
             status = "client_disconnected"
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
             raise
         except Exception:
             status = "server_error"
             raise
         finally:
-            _record(user, request, served, status, _ms(started), usage)
+            metrics.OPEN_STREAMS.dec()
+            _record(user, request, served, status, _ms(started), usage, origin=origin, first_token_ms=first_token_ms)
 
     return StreamOutcome(chunks=accounted(), served_by=served, attempts=attempts)

@@ -8,6 +8,12 @@ from django.urls import path
 from gateway import api
 
 byok_urlpatterns = [
+    path("keys/<str:provider>/compromised", api.UserKeyCompromisedView.as_view(), name="user-key-compromised"),
+    path(
+        "groups/<str:group_id>/keys/<str:provider>/compromised",
+        api.GroupKeyCompromisedView.as_view(),
+        name="group-key-compromised",
+    ),
     path("groups/<str:group_id>/usage", api.GroupUsageView.as_view(), name="group-usage"),
     path("stats", api.StatsView.as_view(), name="stats"),
     path("resolve", api.ResolveView.as_view(), name="resolve"),

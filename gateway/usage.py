@@ -29,6 +29,8 @@ def usage_record_call(
     usage: Usage | None,
     status: str,
     latency_ms: int,
+    token_prefix: str = "",
+    ip_address: str | None = None,
 ) -> UsageRecord:
     """Record one attempt; a successful one also counts on the key and in the running totals.
 
@@ -54,6 +56,8 @@ def usage_record_call(
         total_tokens=usage.total_tokens if usage else None,
         status=status[:40],
         latency_ms=max(0, latency_ms),
+        token_prefix=token_prefix[:24],
+        ip_address=ip_address or None,
     )
     if status != "ok":
         return record

@@ -7,17 +7,20 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as PermissionGroup
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 
 from groups import services
 from groups.admin_scoping import ReadOnlyLogAdmin, TeamScopedAdmin, is_team_admin, managed_groups
+from groups.audit import audit_chain_verify
 from groups.models import AuditEvent, Membership, Organization, User
 from groups.roles import is_platform_staff
 
@@ -244,6 +247,7 @@ class OrganizationAdmin(TeamScopedAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyLogAdmin):
     list_display = (
+        "sequence",
         "created_at",
         "actor_label",
         "action",
@@ -251,7 +255,38 @@ class AuditEventAdmin(ReadOnlyLogAdmin):
         "target_id",
         "organization",
         "ip_address",
+        "short_hash",
     )
-    list_filter = ("action", "target_type", "created_at")
+    # Related-only: a team administrator's filter lists their groups, never every group's name.
+    list_filter = ("action", "target_type", ("organization", admin.RelatedOnlyFieldListFilter), "created_at")
     search_fields = ("target_id", "actor_label", "action")
     date_hierarchy = "created_at"
+    list_select_related = ("organization",)
+
+    @admin.display(description="hash", ordering="sequence")
+    def short_hash(self, obj: AuditEvent) -> str:
+        return obj.hash[:12] + "…"
+
+    def get_urls(self) -> list[Any]:
+        verify = path("verify/", self.admin_site.admin_view(self.verify_chain_view), name="groups_auditevent_verify")
+        return [verify, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra = {**(extra_context or {}), "can_verify_chain": is_platform_staff(request.user)}
+        return super().changelist_view(request, extra)
+
+    def verify_chain_view(self, request: HttpRequest) -> HttpResponse:
+        """The same check as ``manage.py byok_audit_verify`` (which suits long logs better), for platform
+        staff: the whole chain spans every group, so team administrators cannot run it."""
+        if not is_platform_staff(request.user):
+            raise PermissionDenied
+        report = audit_chain_verify()
+        if report.intact:
+            self.message_user(
+                request,
+                f"{report.events} events, chain intact (head #{report.head_sequence}, hash {report.head_hash}).",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(request, f"Audit chain broken: {report.problem}", messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:groups_auditevent_changelist"))

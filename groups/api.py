@@ -17,6 +17,8 @@ from common.serializers import MessageSerializer, render
 from groups import selectors, services
 from groups.roles import Cap
 from groups.serializers import (
+    AuditEventsSerializer,
+    AuditQueryInput,
     GroupCreatedSerializer,
     GroupCreateInput,
     GroupsSerializer,
@@ -98,3 +100,22 @@ class GroupsView(ByokAPIView):
         data = parse_body(GroupCreateInput, request)
         org = services.group_create(actor=self.caller, slug=data["id"], name=data.get("name", ""))
         return Response(render(GroupCreatedSerializer, org), status=status.HTTP_201_CREATED)
+
+
+class AuditView(ByokAPIView):
+    @extend_schema(
+        summary="Audit events: yours, or a group's (owners/admins)",
+        description="Newest first. Without `group`: what you did, what happened to your account (sign-ins and "
+        "failed sign-ins) and everything about your personal keys and API tokens, whoever did it. With "
+        "`group`: every event of a group you own or administer (a group you are not in is a 404; a member "
+        "without the role gets a 403). Filter with `action` (exact, or a prefix ending with `.`), `target` "
+        "(a target id) and `since` (ISO 8601; a bad value is a 400 `invalid_since`). Pages of `limit` "
+        "events (at most 200): pass `next` back as `cursor` for older ones. Events never hold a secret.",
+        parameters=[AuditQueryInput],
+        responses=responses(AuditEventsSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        query = AuditQueryInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = selectors.audit_page(user=self.caller, **query.validated_data)
+        return Response(render(AuditEventsSerializer, page))

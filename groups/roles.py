@@ -14,6 +14,7 @@ class Cap(StrEnum):
     MANAGE_MEMBERS = "group.manage_members"
     MANAGE_OWNERS = "group.manage_owners"
     VIEW_USAGE = "group.view_usage"
+    VIEW_AUDIT = "group.view_audit"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Cap]] = {

@@ -3,13 +3,18 @@ OpenAPI schema. Memberships render with ``status`` ``active`` or ``invited``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.serializers import DisplayTextField, Envelope
-from groups.models import Membership
+from common.errors import InvalidInput
+from common.serializers import DisplayTextField, Envelope, IsoDateTime
+from groups.models import AuditEvent, Membership
+from groups.selectors import AUDIT_PAGE_MAX
 from groups.services import _SLUG_RE as GROUP_ID_RE
 
 # ---- input ----------------------------------------------------------------------------------
@@ -27,6 +32,72 @@ class GroupIdField(serializers.CharField):
 class GroupCreateInput(serializers.Serializer):
     id = GroupIdField(max_length=63)
     name = DisplayTextField(max_length=200, required=False, allow_blank=True)
+
+
+class _SinceField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> datetime:  # type: ignore[override]
+        text = str(super().to_internal_value(data)).strip()
+        try:
+            moment = parse_datetime(text)
+            day = None if moment is not None else parse_date(text)
+        except ValueError:
+            moment = day = None
+        if day is not None:
+            moment = datetime.combine(day, time.min)
+        if moment is None:
+            raise InvalidInput(
+                f"since must be an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T09:00:00Z (got '{text[:40]}'); "
+                "write a '+' offset as %2B in a URL.",
+                code="invalid_since",
+            )
+        try:
+            # In UTC now: an offset that takes the moment out of the years 1-9999 is refused here, not by
+            # the database.
+            return moment.astimezone(UTC) if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+        except OverflowError:
+            raise InvalidInput("since is out of range.", code="invalid_since") from None
+
+
+class _CursorField(serializers.RegexField):
+    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
+        text = str(super().to_internal_value(data)).strip()
+        if not text.isdigit() or len(text) > 19:
+            raise InvalidInput("cursor must be the 'next' value of the previous page.", code="invalid_cursor")
+        return int(text)
+
+
+class _LimitField(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            value = int(str(data).strip())
+        except ValueError:
+            value = 0
+        if not 1 <= value <= AUDIT_PAGE_MAX:
+            raise InvalidInput(f"limit must be a whole number from 1 to {AUDIT_PAGE_MAX}.", code="invalid_limit")
+        return value
+
+
+class AuditQueryInput(serializers.Serializer):
+    """The query string of ``GET /api/byok/audit``."""
+
+    group = serializers.CharField(
+        required=False, max_length=63, help_text="A group you own or administer: its events instead of yours."
+    )
+    action = serializers.CharField(
+        required=False, max_length=64, help_text="An action (`key.created`), or a prefix ending with `.` (`key.`)."
+    )
+    target = serializers.CharField(required=False, max_length=150, help_text="A target id (a keyId, `group/user`, …).")
+    since = _SinceField(
+        required=False, help_text="Only events at or after this ISO 8601 date or time (UTC unless it says otherwise)."
+    )
+    cursor = _CursorField(r"^[0-9]{1,19}$", required=False, help_text="The `next` of the previous page.")
+    limit = _LimitField(
+        required=False,
+        default=50,
+        min_value=1,
+        max_value=AUDIT_PAGE_MAX,
+        help_text=f"Events per page, 1-{AUDIT_PAGE_MAX} (default 50).",
+    )
 
 
 # ---- output ---------------------------------------------------------------------------------
@@ -92,3 +163,40 @@ class GroupCreatedSerializer(Envelope):
     """Takes the new ``Organization``."""
 
     group = CreatedGroupSerializer(source="*")
+
+
+class AuditEventSerializer(serializers.Serializer):
+    """Takes an ``AuditEvent`` (with its group selected)."""
+
+    id = serializers.IntegerField()
+    time = IsoDateTime(source="created_at")
+    actor = serializers.SerializerMethodField(help_text="username; null for the system or the command line")
+    action = serializers.CharField()
+    targetType = serializers.CharField(source="target_type")
+    targetId = serializers.CharField(source="target_id")
+    groupId = serializers.SerializerMethodField(help_text="the group concerned, if any (null once deleted)")
+    ip = serializers.CharField(source="ip_address", allow_null=True)
+    details = serializers.DictField(help_text="what changed (never a secret)")
+
+    def get_actor(self, event: AuditEvent) -> str | None:
+        return event.actor_label or None
+
+    def get_groupId(self, event: AuditEvent) -> str | None:
+        return event.organization.slug if event.organization is not None else None
+
+
+class AuditEventsSerializer(Envelope):
+    """Takes a ``selectors.AuditPage``."""
+
+    events = AuditEventSerializer(many=True)
+    next = serializers.CharField(
+        source="next_cursor", allow_null=True, help_text="pass as `cursor` for older events; null on the last page"
+    )
+
+
+class AuditExportSerializer(AuditEventSerializer):
+    """One line of ``byok_audit_export``: the API's fields plus the event's place in the hash chain."""
+
+    sequence = serializers.IntegerField()
+    prevHash = serializers.CharField(source="prev_hash")
+    hash = serializers.CharField()

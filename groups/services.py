@@ -91,8 +91,8 @@ def group_create(*, actor: User, slug: str, name: str) -> Organization:
             org = Organization.objects.create(slug=slug, name=name)
     except IntegrityError:
         raise Conflict(f"A group with id '{slug}' already exists; choose another id.", code="group_exists") from None
-    audit_record(actor=actor, action="group.created", target_type="group", target_id=slug, organization=org)
     _membership_create(actor=actor, org=org, user=actor, role=Membership.Role.OWNER)
+    audit_record(actor=actor, action="group.created", target_type="group", target_id=slug, organization=org)
     return org
 
 
@@ -217,6 +217,13 @@ def membership_set(
         raise NotFound(f"No active user named '{username}'.", code="user_not_found")
     _lock_group(org)
     existing = Membership.objects.select_for_update().filter(user=user, organization=org).first()
+    if existing is None and user.pk == actor.pk:
+        # Platform staff manage every group, but use a group's keys only when its owner or an admin
+        # let them in: nobody adds themselves to a group.
+        raise Forbidden(
+            f"You cannot add yourself to '{org.slug}'; ask one of its owners or admins to invite you.",
+            code="self_join_refused",
+        )
     _check_role_change_allowed(actor=actor, org=org, role=role, current=existing.role if existing else None)
     if existing is None:
         return _membership_create(actor=actor, org=org, user=user, role=role), True

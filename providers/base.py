@@ -73,16 +73,6 @@ class ConfigField:
     pattern: str | None = None
     hint: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            "kind": self.kind.value,
-            "required": self.required,
-            "pattern": self.pattern,
-            "hint": self.hint,
-        }
-
 
 @dataclass(frozen=True)
 class KeySignature:

@@ -59,13 +59,6 @@ class Usage:
             return None
         return cls(p, c, t)
 
-    def as_dict(self) -> dict[str, int | None]:
-        return {
-            "promptTokens": self.prompt_tokens,
-            "completionTokens": self.completion_tokens,
-            "totalTokens": self.total_tokens,
-        }
-
 
 # Provider finish reasons in OpenAI's words (stop, length, tool_calls, content_filter). Any other reason
 # a finished answer gives reads as "stop".
@@ -248,11 +241,35 @@ def send_chat(
     return response
 
 
+def iter_lines_as_they_arrive(response: requests.Response) -> Iterator[str]:
+    """The lines of a streamed answer, each as soon as its bytes arrive.
+
+    ``requests``' ``iter_lines`` reads in fixed blocks, so a line waits until its block is full (or
+    the stream ends): with a provider that pauses mid-answer, the caller would see nothing until the
+    pause ends. ``read1`` returns whatever one read from the socket gives.
+    """
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:  # not a urllib3 response (e.g. a test double): blocks are fine
+        for raw in response.iter_lines(decode_unicode=True):
+            yield raw if isinstance(raw, str) else raw.decode()
+        return
+    pending = b""
+    while True:
+        data = read1(65536, decode_content=True)
+        if not data:
+            break
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")
+
+
 def iter_sse_data(response: requests.Response) -> Iterator[str]:
     """The ``data:`` payloads of a server-sent-events stream (multi-line events joined)."""
     buffer: list[str] = []
-    for raw in response.iter_lines(decode_unicode=True):
-        line = raw if isinstance(raw, str) else raw.decode()
+    for line in iter_lines_as_they_arrive(response):
         if not line:
             if buffer:
                 yield "\n".join(buffer)

@@ -6,8 +6,6 @@ provider reference table and is the order of ``GET /api/byok/providers``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from providers.adapters.anthropic import AnthropicAdapter
 from providers.adapters.azure import AzureOpenAIAdapter
 from providers.adapters.bedrock import BedrockAdapter
@@ -89,31 +87,6 @@ def get_adapter_class(provider_id: str) -> type[ProviderAdapter]:
 
 def all_adapter_classes() -> list[type[ProviderAdapter]]:
     return list(REGISTRY.values())
-
-
-def provider_public_dict(adapter_cls: type[ProviderAdapter]) -> dict[str, Any]:
-    """One entry of the public ``GET /api/byok/providers`` list (no secrets, no operator settings)."""
-    spec = adapter_cls.spec
-    return {
-        "id": spec.id,
-        "name": spec.name,
-        "requiresConfig": spec.requires_config,
-        "configFields": [config_field.as_dict() for config_field in spec.config_fields],
-        "keyHint": spec.key_hint,
-        # null where no format is known: the server then only checks for 16-512 non-space characters.
-        "keyPattern": spec.key_pattern,
-        "status": spec.status.value,
-        "statusDate": spec.status_date,
-        "statusNote": spec.status_note,
-        "docsUrl": spec.docs_url,
-        "authStyle": spec.auth_style.value,
-        "validationBilled": spec.validation_billed,
-        "exampleModels": list(spec.example_models),
-        # Where an operator puts the system key (and config), and the base URL override.
-        "envVar": spec.env_var,
-        "envConfig": dict(spec.env_config),
-        "baseUrlEnvVar": spec.env_base_url_var,
-    }
 
 
 def key_mask_prefixes() -> list[str]:

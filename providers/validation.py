@@ -1,5 +1,5 @@
 """Live validation: each provider's cheapest authenticated request, read into the adapter's verdict
-(``providers.verdict``: the cross-provider rule of ``shared/providers.md`` plus the provider's own rows).
+(``providers.verdict``: the cross-provider rule plus the provider's own rows).
 
 The key status is the verdict's; an answer that says nothing about the key (a rate limit, a 5xx, an
 unexpected status), a timeout or a network error leave the key ``unverified``.

@@ -14,7 +14,7 @@ written twice:
 Where validation and chat read one answer differently, the verdict holds both facts: a 429 is
 "nothing learnt about the key" (validation: unverified) and "rate limited, try another key" (chat).
 
-The cross-provider rule (``shared/providers.md``), where every adapter starts:
+The cross-provider rule, where every adapter starts:
 
 | answer                       | key status | chat error (failover)        | temporary |
 |------------------------------|------------|------------------------------|-----------|

@@ -19,6 +19,16 @@ from tests.factories import FAKE_DNS, PUBLIC_TEST_ADDRESS, create_user, join_gro
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Rate-limit and failed-sign-in counters never carry over from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """No test depends on real DNS: the SSRF guard resolves through this table."""
     real = socket.getaddrinfo

@@ -15,6 +15,9 @@ class FakeProvider:
         self.delay = delay
         # Secrets the fake answers 401 for, as a provider does for a revoked key.
         self.rejected: set[str] = set()
+        # Streams: after this many pieces, pause ``pause`` seconds before sending the rest.
+        self.pause_after: int | None = None
+        self.pause = 0.0
         # GET requests (key validation): path and the secret sent.
         self.gets: list[dict[str, str]] = []
         self.requests: list[dict[str, Any]] = []
@@ -100,7 +103,9 @@ class FakeProvider:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 pieces = [text[i : i + 5] for i in range(0, len(text), 5)]
-                for piece in pieces:
+                for index, piece in enumerate(pieces):
+                    if fake.pause_after is not None and index == fake.pause_after:
+                        time.sleep(fake.pause)
                     chunk = {
                         "id": "c",
                         "object": "chat.completion.chunk",

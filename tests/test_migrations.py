@@ -66,6 +66,15 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row() -> No
         status="ok",
     )
     OldTotal.objects.create(user=user, provider="openai", source="user", calls=1, total_tokens=7)
+    # Staff who could read the logs in the admin keep that permission (it hangs off a content type).
+    ContentType = old.get_model("contenttypes", "ContentType")
+    Permission = old.get_model("auth", "Permission")
+    for model in ("auditevent", "usagerecord"):
+        content_type, _ = ContentType.objects.get_or_create(app_label="byok_keys", model=model)
+        permission, _ = Permission.objects.get_or_create(
+            content_type=content_type, codename=f"view_{model}", defaults={"name": f"Can view {model}"}
+        )
+        user.user_permissions.add(permission)
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -90,4 +99,5 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row() -> No
     assert (total.user.username, total.calls, total.total_tokens) == ("mira", 1, 7)
     assert ProviderKey.objects.get().key_id == "byok_user_openai_0001"
     assert Membership.objects.get().organization == Organization.objects.get(slug="acme")
-    assert User.objects.filter(username="mira").exists()
+    mira = User.objects.get(username="mira")
+    assert mira.has_perm("groups.view_auditevent") and mira.has_perm("gateway.view_usagerecord")

@@ -118,3 +118,31 @@ def test_unknown_api_paths_answer_json_404_with_debug_on(path: str, client: Any,
     assert body["code"] == "not_found"
     if path.endswith("/"):
         assert f"use {path.rstrip('/')}" in body["error"]
+
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "x" * 50,
+    "DJANGO_ALLOWED_HOSTS": "example.com",
+    "BYOK_ENCRYPTION_KEY": "ab" * 32,
+    "PYTHONPATH": str(ROOT),
+}
+
+
+def test_a_missing_encryption_key_file_is_a_startup_error_naming_the_variable(tmp_path: Path) -> None:
+    env = {**PRODUCTION_ENV, "BYOK_ENCRYPTION_KEY": "", "BYOK_ENCRYPTION_KEY_FILE": str(tmp_path / "nope.key")}
+    result = _run_python("import django; django.setup()", env, ROOT)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "BYOK_ENCRYPTION_KEY_FILE=" in result.stderr
+    assert "FileNotFoundError" not in result.stderr
+
+
+def test_production_on_postgresql_uses_a_pool_per_worker_sized_by_its_threads() -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['OPTIONS']['pool']['max_size'])"
+    )
+    env = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres", "GUNICORN_THREADS": "6"}
+    result = _run_python(code, env, ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "6"]

@@ -14,6 +14,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+# Previous secret keys during a rotation: sessions, password-reset links and the audit chain's key
+# still verify with them.
+SECRET_KEY_FALLBACKS: list[str] = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -49,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "web.throttle.SignInThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -127,10 +131,19 @@ CONTENT_SECURITY_POLICY = {
 # may be in any of them.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "common.reporting.NoRequestDataFilter"
 
+# ---- Metrics (/metrics, Prometheus) -------------------------------------------------------------
+BYOK_METRICS_TOKEN = env("BYOK_METRICS_TOKEN", default="")  # scrapers send Authorization: Bearer <it>
+BYOK_METRICS_ALLOWED_IPS: list[str] = env.list("BYOK_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
 # ---- Email (password resets, set-password links; later: notifications) -------------------
 # EMAIL_URL: consolemail:// (prints to the console, the default), smtp+tls://user:pass@host:587, …
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="byok@localhost")
+
+# Failed sign-ins and unknown API tokens, counted per account and per IP address (rates like
+# 10/15min; "off" disables): past the limit, attempts get a 429 before anything is checked.
+BYOK_AUTH_FAILURES_PER_ACCOUNT = env("BYOK_AUTH_FAILURES_PER_ACCOUNT", default="10/15min")
+BYOK_AUTH_FAILURES_PER_IP = env("BYOK_AUTH_FAILURES_PER_IP", default="50/15min")
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/byok-interface.html"
@@ -183,10 +196,21 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "common.masking.SecretMaskingFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "mask_secrets": {"()": "common.masking.SecretMaskingFilter"},
+        "request_id": {"()": "common.logs.RequestIdFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "common.logs.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"], "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["mask_secrets", "request_id"],
+            # BYOK_LOG_FORMAT=json: one JSON object per line (time, level, logger, message, request_id).
+            "formatter": "json" if env("BYOK_LOG_FORMAT", default="plain") == "json" else "plain",
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

@@ -5,6 +5,23 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def _move_content_types(apps, schema_editor, *, old, new):
+    """Permissions people hold on these models hang off their content types: move the content types
+    with the models, so nobody loses access to the admin pages (and no permission is left stale)."""
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    for model in ('usagerecord', 'usagetotal'):
+        if not ContentType.objects.filter(app_label=new, model=model).exists():
+            ContentType.objects.filter(app_label=old, model=model).update(app_label=new)
+
+
+def forwards(apps, schema_editor):
+    _move_content_types(apps, schema_editor, old="byok_keys", new="gateway")
+
+
+def backwards(apps, schema_editor):
+    _move_content_types(apps, schema_editor, old="gateway", new="byok_keys")
+
+
 class Migration(migrations.Migration):
     """UsageRecord and UsageTotal move from byok_keys to gateway (inference owns accounting); their tables keep their names, so no data moves."""
 
@@ -12,12 +29,14 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ('contenttypes', '0002_remove_content_type_name'),
         ('byok_keys', '0003_usage'),
         ('groups', '0002_invitations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        migrations.RunPython(forwards, backwards),
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.CreateModel(

@@ -5,16 +5,35 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def _move_content_types(apps, schema_editor, *, old, new):
+    """Permissions people hold on these models hang off their content types: move the content types
+    with the models, so nobody loses access to the admin pages (and no permission is left stale)."""
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    for model in ('auditevent',):
+        if not ContentType.objects.filter(app_label=new, model=model).exists():
+            ContentType.objects.filter(app_label=old, model=model).update(app_label=new)
+
+
+def forwards(apps, schema_editor):
+    _move_content_types(apps, schema_editor, old="byok_keys", new="groups")
+
+
+def backwards(apps, schema_editor):
+    _move_content_types(apps, schema_editor, old="groups", new="byok_keys")
+
+
 class Migration(migrations.Migration):
     """AuditEvent moves from byok_keys to groups (tenancy owns the audit log); its table keeps its name, so no data moves."""
 
 
     dependencies = [
+        ('contenttypes', '0002_remove_content_type_name'),
         ('groups', '0002_invitations'),
         ('byok_keys', '0003_usage'),
     ]
 
     operations = [
+        migrations.RunPython(forwards, backwards),
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.CreateModel(

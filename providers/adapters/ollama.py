@@ -10,7 +10,7 @@ import requests
 
 from providers import http
 from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderAdapter, ProviderSpec
-from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage
+from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, iter_lines_as_they_arrive
 from providers.http import OutboundRequest
 from providers.verdict import stream_failure
 
@@ -101,7 +101,7 @@ class OllamaAdapter(ProviderAdapter):
     def _iter_stream(self, response: requests.Response) -> Iterator[ChatChunk]:
         """Newline-delimited JSON: one object per line, the last with done: true and the counts."""
         with response:
-            for line in response.iter_lines():
+            for line in iter_lines_as_they_arrive(response):
                 if not line.strip():
                     continue
                 try:

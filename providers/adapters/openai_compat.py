@@ -1,6 +1,6 @@
 """Providers that speak the OpenAI chat-completions API with a Bearer key.
 
-Facts (base URLs, key formats, validation endpoints, status) are from ``shared/providers.md``.
+Facts (base URLs, key formats, validation endpoints, status) are from the providers' own documentation.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def test_a_config_provider_key_is_added_through_its_own_inputs(
     assert key.last4 == AZURE_CONFIG["api_key"][-4:]
     assert vault.open_credential(key) == AZURE_CONFIG
     assert provider_mock.calls[0].request.headers["api-key"] == AZURE_CONFIG["api_key"]
-    assert ("success", "Checked live with Azure OpenAI: valid") in shown_messages(response)
+    assert ("success", "Validated live with Azure OpenAI: valid") in shown_messages(response)
 
 
 def test_only_the_chosen_providers_inputs_are_used(
@@ -160,7 +160,7 @@ def test_leaving_a_config_keys_inputs_empty_keeps_the_stored_credential(admin_cl
     response = form.submit(admin_client, "_save", follow=True)
     stored = ProviderKey.objects.get(pk=key.pk)
     assert (stored.name, stored.key_id, stored.sealed_secret) == ("Production", key.key_id, key.sealed_secret)
-    assert not any("Checked live" in text for _, text in shown_messages(response))
+    assert not any("Validated live" in text for _, text in shown_messages(response))
 
 
 def test_filling_a_config_keys_inputs_replaces_the_credential(
@@ -174,7 +174,7 @@ def test_filling_a_config_keys_inputs_replaces_the_credential(
     stored = ProviderKey.objects.get(pk=key.pk)
     assert stored.key_id != key.key_id and stored.last4 == NEW_AZURE_SECRET[-4:]
     assert vault.open_credential(stored)["api_key"] == NEW_AZURE_SECRET  # type: ignore[index]
-    assert ("success", "Checked live with Azure OpenAI: valid") in shown_messages(response)
+    assert ("success", "Validated live with Azure OpenAI: valid") in shown_messages(response)
     assert NEW_AZURE_SECRET not in response.content.decode()
 
 
@@ -217,9 +217,9 @@ def test_saving_a_key_says_the_live_checks_outcome(
     form["secret"] = OPENAI_KEY
     response = form.submit(admin_client, "_save", follow=True)
     key = ProviderKey.objects.get(user=owner)
-    said = [text for tag, text in shown_messages(response) if text.startswith("Checked live with OpenAI: ")]
+    said = [text for tag, text in shown_messages(response) if text.startswith("Validated live with OpenAI: ")]
     assert len(said) == 1
-    outcome = said[0].removeprefix("Checked live with OpenAI: ")
+    outcome = said[0].removeprefix("Validated live with OpenAI: ")
     assert outcome.startswith(message)
     assert outcome == message or outcome.endswith(key.status_reason)  # with the reason when there is one
     assert (level, said[0]) in shown_messages(response)

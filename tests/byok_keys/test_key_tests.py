@@ -7,7 +7,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
-from byok_keys.services import KeyOwner, provider_key_record_check, provider_key_revoke, provider_key_set
+from byok_keys.services import KeyOwner, provider_key_record_validation, provider_key_revoke, provider_key_set
 from groups.models import AuditEvent, Organization, User
 from providers.validation import KeyStatus, ValidationResult
 from tests.factories import (
@@ -122,7 +122,7 @@ def test_a_revoked_key_stays_revoked_when_its_owner_tests_it(
 def test_a_verdict_about_a_replaced_secret_is_ignored(owner: User) -> None:
     old = store_user_key(owner)
     provider_key_set(actor=owner, owner=KeyOwner(user=owner), provider="openai", raw=OPENAI_KEY[:-4] + "NEW1")
-    provider_key_record_check(key=old, result=ValidationResult(KeyStatus.INVALID, "bad"), actor=None)
+    provider_key_record_validation(key=old, result=ValidationResult(KeyStatus.INVALID, "bad"), actor=None)
     assert ProviderKey.objects.get(user=owner).status == "unverified"
 
 

@@ -82,3 +82,18 @@ def test_the_debug_page_of_a_non_api_path_shows_no_post_values(client: Any, sett
 def test_api_responses_are_never_cached(api: APIClient) -> None:
     for path in ("/api/byok/keys", "/api/byok/tokens", "/api/byok/nothing"):
         assert "no-store" in api.get(path)["Cache-Control"], path
+
+
+def test_a_body_without_content_length_past_the_limit_is_a_json_413(db: Any) -> None:
+    """Django raises RequestDataTooBig while reading such a body; API paths answer it as a JSON 413."""
+    from django.core.exceptions import RequestDataTooBig
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from common.middleware import ApiSafetyMiddleware
+
+    middleware = ApiSafetyMiddleware(lambda request: HttpResponse())
+    response = middleware.process_exception(RequestFactory().post("/api/byok/groups"), RequestDataTooBig("big"))
+    assert response is not None and response.status_code == 413
+    assert b'"code": "request_too_large"' in response.content
+    assert middleware.process_exception(RequestFactory().post("/admin/"), RequestDataTooBig("big")) is None

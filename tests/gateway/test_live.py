@@ -176,3 +176,65 @@ def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_serv
     totals = UsageTotal.objects.filter(organization=org, source="group")
     assert sum(t.calls for t in totals) == 60
     assert sum(t.total_tokens for t in totals) == 60 * 18
+
+
+def _stream(live_server: Any, token: str, **headers: str) -> requests.Response:
+    return requests.post(
+        f"{live_server.url}/v1/chat/completions",
+        json={
+            "model": "openai/gpt-4o-mini",
+            "messages": [{"role": "user", "content": "0123456789abcdefghij"}],
+            "stream": True,
+        },
+        headers={"Authorization": f"Bearer {token}", **headers},
+        stream=True,
+        timeout=30,
+    )
+
+
+def test_a_stream_reaches_the_caller_as_it_arrives_not_after_a_pause(live_server: Any, fake: FakeProvider) -> None:
+    import time
+
+    _, token = user_with_key("pauser", openai_key("pause1"))
+    fake.pause_after, fake.pause = 2, 2.0  # two pieces, then two seconds of silence, then the rest
+    started = time.monotonic()
+    response = _stream(live_server, token, Accept="text/event-stream")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/event-stream")
+    first_content = None
+    for line in response.iter_lines(chunk_size=1):
+        if b'"content":"' in line and b'"content":""' not in line:
+            first_content = time.monotonic() - started
+            break
+    response.close()
+    assert first_content is not None and first_content < 1.5, first_content
+    _wait_for_record("pauser")
+
+
+def _wait_for_record(username: str, status: str | None = None) -> None:
+    """The server finishes (and records) a stream after the client has gone: wait for it, so nothing
+    writes after the test's database is emptied."""
+    import time
+
+    from gateway.models import UsageRecord
+
+    records = UsageRecord.objects.filter(user__username=username)
+    if status:
+        records = records.filter(status=status)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not records.exists():
+        time.sleep(0.1)
+
+
+def test_a_caller_that_disconnects_mid_stream_is_recorded_as_such(live_server: Any, fake: FakeProvider) -> None:
+
+    from gateway.models import UsageRecord
+
+    _, token = user_with_key("leaver", openai_key("leave1"))
+    fake.pause_after, fake.pause = 1, 1.0
+    response = _stream(live_server, token)
+    for line in response.iter_lines(chunk_size=1):
+        if b'"content":"' in line and b'"content":""' not in line:
+            break
+    response.close()  # the caller goes away mid-answer
+    _wait_for_record("leaver", "client_disconnected")
+    assert UsageRecord.objects.filter(user__username="leaver", status="client_disconnected").count() == 1

@@ -1,4 +1,4 @@
-"""Rate-limit settings (``gateway.ratelimit.Rate``): how a rate is written, and that a bad one stops
+"""Rate-limit settings (``common.ratelimit.Rate``): how a rate is written, and that a bad one stops
 the service at start-up. Limits shared through Redis are in test_ratelimit_redis.py."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from gateway.ratelimit import Rate
+from common.ratelimit import Rate
 
 
 def test_a_rate_is_a_count_per_period_or_off() -> None:

@@ -25,7 +25,7 @@ django.setup()
 from django.test import override_settings
 cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": sys.argv[1]}}
 with override_settings(CACHES=cache):
-    from gateway import ratelimit
+    from common import ratelimit
     rate = ratelimit.Rate.parse("30/7day", setting="test")
     start = float(sys.argv[3])
     while time.time() < start:

@@ -4,6 +4,7 @@ leaving and removing members, and who may do what. Group keys are in tests/byok_
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -144,3 +145,15 @@ def test_duplicate_or_bad_group_id_is_refused(client_for: ClientFor, owner: User
     client = client_for(owner)
     assert client.post("/api/byok/groups", {"id": "acme"}, format="json").status_code == 409
     assert client.post("/api/byok/groups", {"id": "Bad Id!"}, format="json").json()["code"] == "invalid_group_id"
+
+
+def test_platform_staff_cannot_add_themselves_to_a_group_or_use_its_keys(
+    client_for: Any, staff: User, owner: User, group: Organization
+) -> None:
+
+    response = client_for(staff).post(f"/api/byok/groups/acme/users/{staff.username}", {}, format="json")
+    assert (response.status_code, response.json()["code"]) == (403, "self_join_refused")
+    assert not Membership.objects.filter(user=staff, organization=group).exists()
+    # Invited by an owner, staff join like anyone and then use the group's keys as a member.
+    client_for(owner).post(f"/api/byok/groups/acme/users/{staff.username}", {}, format="json")
+    assert client_for(staff).post("/api/byok/groups/acme/join").status_code == 200

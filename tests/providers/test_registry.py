@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,17 @@ from providers.registry import (
     UnknownProviderError,
     all_adapter_classes,
     get_adapter_class,
-    provider_public_dict,
 )
 
-# The ids of shared/providers.md, in the order of its main table.
+
+def public_entry(adapter_cls: type[ProviderAdapter]) -> dict[str, Any]:
+    """The provider's entry as ``GET /api/byok/providers`` renders it."""
+    from byok_keys.serializers import ProviderSerializer
+
+    return dict(ProviderSerializer(adapter_cls).data)
+
+
+# The ids of the provider reference, in the order of its main table.
 REFERENCE_IDS = (
     "openai",
     "anthropic",
@@ -277,7 +285,7 @@ def test_only_perplexity_and_inflection_need_a_billed_call_to_validate() -> None
 
 @ALL
 def test_public_dict_has_exactly_the_documented_keys_and_is_json(adapter_cls: type[ProviderAdapter]) -> None:
-    public = provider_public_dict(adapter_cls)
+    public = public_entry(adapter_cls)
     assert set(public) == PUBLIC_KEYS
     assert json.loads(json.dumps(public)) == public
     assert public["id"] == adapter_cls.spec.id
@@ -285,7 +293,7 @@ def test_public_dict_has_exactly_the_documented_keys_and_is_json(adapter_cls: ty
 
 
 def test_public_dict_of_a_config_provider_lists_its_fields() -> None:
-    public = provider_public_dict(REGISTRY["azure"])
+    public = public_entry(REGISTRY["azure"])
     assert [f["name"] for f in public["configFields"]] == [
         "endpoint_url",
         "api_key",
@@ -298,14 +306,14 @@ def test_public_dict_of_a_config_provider_lists_its_fields() -> None:
 
 
 def test_public_dict_of_a_discontinued_provider_says_when() -> None:
-    public = provider_public_dict(REGISTRY["octoai"])
+    public = public_entry(REGISTRY["octoai"])
     assert public["status"] == "discontinued"
     assert public["statusDate"] == "2024-10-31"
     assert public["statusNote"]
 
 
 def test_public_dict_has_no_pattern_where_no_key_format_is_known() -> None:
-    assert provider_public_dict(REGISTRY["hyperbolic"])["keyPattern"] is None
+    assert public_entry(REGISTRY["hyperbolic"])["keyPattern"] is None
 
 
 def test_override_variable_name_is_byok_id_base_url() -> None:

@@ -236,3 +236,25 @@ def test_the_admin_renames_a_group_with_members_and_adds_one_through_the_rendere
     members = set(Membership.objects.filter(organization=group).values_list("user__username", flat=True))
     assert {owner.username, member.username, "nina"} <= members
     context.close()
+
+
+def test_a_person_reports_a_key_as_compromised_and_sees_who_used_it(
+    sign_in: SignIn, owner: User, fake: FakeProvider
+) -> None:
+    from tests.factories import store_user_key
+
+    key = store_user_key(owner)
+    session = sign_in(owner)
+    page = session.page
+    page.locator("#try-message").fill("ping")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#try-answer")).to_contain_text("ping")
+    page.locator("#keys-table tr[data-provider=openai]").get_by_role(
+        "button", name="Report openai key as compromised"
+    ).click()
+    expect(page.locator("#page-status")).to_contain_text(f"Revoked {key.key_id}")
+    expect(page.locator("#page-status")).to_contain_text(f"1 calls, 18 tokens, by {owner.username}")
+    expect(page.locator("#keys-table tr[data-provider=openai] .badge")).to_have_text("revoked")
+    assert ProviderKey.objects.get(pk=key.pk).status == "revoked"
+    assert OPENAI_KEY not in session.seen()
+    assert session.errors == []

@@ -58,7 +58,7 @@ class Command(BaseCommand):
                     changes.append(f"{key.key_id}: {key.status} -> {result.status.value} (would record)")
                 continue
             before = key.status
-            updated = services.provider_key_record_check(
+            updated = services.provider_key_record_validation(
                 key=key, result=result, actor=None, strikes_to_invalidate=STRIKES
             )
             if updated.status != before:

@@ -182,6 +182,22 @@
         catch (e) { showError(error, e); }
       },
     });
+    const compromisedButton = el("button", {
+      type: "button", className: "danger", text: "Compromised", "aria-label": "Report " + key.provider + " key as compromised",
+      onclick: async () => {
+        if (!window.confirm("Revoke the " + key.provider + " key now and report who used it? It is never used again.")) return;
+        showError(error, null);
+        try {
+          const report = await api("POST", where.path + "/compromised", {});
+          const r = report.blastRadius;
+          const text = "Revoked " + report.revokedKeyId + ". Since " + when(r.since) + ": " + r.calls + " calls, " +
+            r.totalTokens + " tokens, by " + (r.users.join(", ") || "nobody") + " (tokens: " + (r.tokens.join(", ") || "none") +
+            "; addresses: " + (r.ips.join(", ") || "none") + ")." + (report.notified.length ? " Told: " + report.notified.join(", ") + "." : "");
+          await refresh();
+          say(text);
+        } catch (e) { showError(error, e); }
+      },
+    });
     const nameId = "edit-name-" + key.keyId;
     const descId = "edit-desc-" + key.keyId;
     const nameInput = el("input", { id: nameId, value: key.name, maxlength: 200, required: true });
@@ -207,7 +223,7 @@
       validated,
       el("td", { text: when(key.lastUsedAt) }),
       el("td", { text: String(key.usageCount) }),
-      el("td", { className: "actions" }, testButton, editButton, removeButton, editor, error),
+      el("td", { className: "actions" }, testButton, editButton, removeButton, key.status === "revoked" ? null : compromisedButton, editor, error),
     );
     return row;
   }
@@ -557,8 +573,48 @@
     } catch (e) { showError(error, e); } finally { $("try-send").disabled = false; }
   });
 
+  // ---- activity (the audit log): yours, or a group's you own or administer --------------------------
+  function activity() {
+    const scope = $("activity-scope");
+    const body = $("activity-table").tBodies[0];
+    let next = null;
+    async function load(older) {
+      showError($("activity-error"), null);
+      const query = new URLSearchParams({ limit: "25" });
+      if (scope.value) query.set("group", scope.value);
+      if (older && next) query.set("cursor", next);
+      try {
+        const page = await api("GET", "/api/byok/audit?" + query);
+        if (!older) clear(body);
+        for (const event of page.events) {
+          const details = Object.entries(event.details || {}).map(([k, v]) => k + ": " + (typeof v === "object" ? JSON.stringify(v) : v));
+          body.append(el("tr", { "data-action": event.action },
+            el("td", { text: when(event.time) }), el("td", { text: event.actor || "system" }),
+            el("td", {}, el("code", { text: event.action })),
+            el("td", { text: event.targetType + " " + event.targetId + (event.groupId && !scope.value ? " (" + event.groupId + ")" : "") }),
+            el("td", { className: "reason", text: details.join(", ") }), el("td", { text: event.ip || "" })));
+        }
+        next = page.next;
+        $("activity-more").hidden = !next;
+        $("activity-empty").hidden = body.rows.length > 0;
+      } catch (e) { showError($("activity-error"), e); }
+    }
+    api("GET", "/api/byok/groups").then((answer) => {
+      for (const group of answer.groups) {
+        if (group.status === "active" && (group.role === "owner" || group.role === "admin")) {
+          scope.append(el("option", { value: group.id, text: "Group " + group.name + " (" + group.id + ")" }));
+        }
+      }
+    }).catch(() => {});
+    $("activity-form").addEventListener("submit", (event) => { event.preventDefault(); load(false); });
+    scope.addEventListener("change", () => load(false));
+    $("activity-more").addEventListener("click", () => load(true));
+    load(false);
+  }
+
   // ---- start ----------------------------------------------------------------------------------------
   loadAll().then(() => {
     keyForm($("key-form"), { idPrefix: "key", path: (provider) => "/api/byok/keys/" + enc(provider), onSaved: refresh });
   });
+  activity();
 })();

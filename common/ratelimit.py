@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 from common.errors import ServiceError
+from common.metrics import RATE_LIMITED
 
 _UNITS = {
     "s": 1,
@@ -71,6 +72,7 @@ def hit(*, scope: str, ident: str, rate: Rate | None, code: str, what: str) -> N
         cache.add(key, 1, timeout=rate.window + 5)
         count = 1
     if count > rate.limit:
+        RATE_LIMITED.labels(scope=scope).inc()
         retry_after = max(1, int(window_start + rate.window - now + 0.999))
         raise RateLimited(
             f"Rate limit exceeded for {what}: {rate.limit} requests per {rate.window} s. Retry in {retry_after} s.",
@@ -78,3 +80,40 @@ def hit(*, scope: str, ident: str, rate: Rate | None, code: str, what: str) -> N
             headers={"Retry-After": str(retry_after)},
             extra={"retryAfter": retry_after},
         )
+
+
+# ---- failed authentication ----------------------------------------------------------------------
+# Counted per IP address and per account in fixed windows: past the limit, attempts are refused with
+# a 429 before any password or token is checked, so guessing stays slow even from many connections.
+
+
+def _failure_key(scope: str, ident: str, rate: Rate) -> str:
+    window_start = int(time.time() // rate.window) * rate.window
+    return f"byok:authfail:{scope}:{ident}:{rate.window}:{window_start}"
+
+
+def failure_count(*, scope: str, ident: str, rate: Rate | None) -> int:
+    if rate is None or not ident:
+        return 0
+    return int(cache.get(_failure_key(scope, ident, rate)) or 0)
+
+
+def record_failure(*, scope: str, ident: str, rate: Rate | None) -> None:
+    if rate is None or not ident:
+        return
+    key = _failure_key(scope, ident, rate)
+    cache.add(key, 0, timeout=rate.window + 5)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.add(key, 1, timeout=rate.window + 5)
+
+
+def clear_failures(*, scope: str, ident: str, rate: Rate | None) -> None:
+    if rate is not None and ident:
+        cache.delete(_failure_key(scope, ident, rate))
+
+
+def retry_after(rate: Rate) -> int:
+    now = time.time()
+    return max(1, int((now // rate.window) * rate.window + rate.window - now + 0.999))
