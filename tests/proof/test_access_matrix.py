@@ -118,6 +118,24 @@ CASES: dict[str, Case] = {
     "remove globex's owner": Case(
         "DELETE", "/api/byok/groups/{group_id}/users/{user_id}", "/api/byok/groups/globex/users/gina"
     ),
+    "report own key compromised": Case(
+        "POST", "/api/byok/keys/{provider}/compromised", "/api/byok/keys/openai/compromised", {}
+    ),
+    "report acme key compromised": Case(
+        "POST",
+        "/api/byok/groups/{group_id}/keys/{provider}/compromised",
+        "/api/byok/groups/acme/keys/openai/compromised",
+        {},
+    ),
+    "report globex key compromised": Case(
+        "POST",
+        "/api/byok/groups/{group_id}/keys/{provider}/compromised",
+        "/api/byok/groups/globex/keys/openai/compromised",
+        {},
+    ),
+    "own audit": Case("GET", "/api/byok/audit", "/api/byok/audit"),
+    "acme audit": Case("GET", "/api/byok/audit", "/api/byok/audit?group=acme"),
+    "globex audit": Case("GET", "/api/byok/audit", "/api/byok/audit?group=globex"),
     "stats": Case("GET", "/api/byok/stats", "/api/byok/stats"),
     "resolve": Case("GET", "/api/byok/resolve", "/api/byok/resolve?provider=openai"),
     "resolve in acme": Case("GET", "/api/byok/resolve", "/api/byok/resolve?provider=openai&group=acme"),
@@ -214,6 +232,14 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
     # Leaving (an invitee declines); the last owner cannot; not being in the group is a 404.
     "leave acme":             row(LAST_OWNER, 200, 200, 200, 200, NO_GROUP, NO_GROUP, NO_GROUP),
     "remove globex's owner":  row(NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, LAST_OWNER, ROLE),
+    # A compromised key: your own (only olivia has one), a group's for its owners/admins and staff.
+    "report own key compromised": row(200, 404, 404, 404, 404, 404, 404, 404),
+    "report acme key compromised": row(200, 200, ROLE, ROLE, NO_GROUP, NO_GROUP, 200, NO_GROUP),
+    "report globex key compromised": row(NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, 200, 200),
+    # The audit log: your own events; a group's for its owners/admins (and platform staff).
+    "own audit":              ALL_USERS_200,
+    "acme audit":             row(200, 200, ROLE, ROLE, NO_GROUP, NO_GROUP, 200, NO_GROUP),
+    "globex audit":           row(NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, NO_GROUP, 200, 200),
     "stats":                  ALL_USERS_200,
     # Resolution: own key, then an allowed group key. nadia is not in acme key's allowedUsers, an
     # invitation gives nothing, and platform staff use a group's keys only as members.
@@ -354,6 +380,11 @@ PAGES: dict[str, tuple[int, ...]] = {
     "/byok-interface.html":                              (302, 200, 200, 200, 200, 200),
     "/accounts/login/":                                  (200, 200, 200, 200, 200, 200),
     "/api/schema/":                                      (200, 200, 200, 200, 200, 200),
+    # Health for load balancers; metrics for this machine's scraper (BYOK_METRICS_ALLOWED_IPS: the
+    # test client is 127.0.0.1) or a BYOK_METRICS_TOKEN.
+    "/healthz":                                          (200, 200, 200, 200, 200, 200),
+    "/readyz":                                           (200, 200, 200, 200, 200, 200),
+    "/metrics":                                          (200, 200, 200, 200, 200, 200),
     "/api/docs/":                                        (200, 200, 200, 200, 200, 200),
     # The admin: staff only. Platform staff need the admin's model permissions as well (stella has
     # none: 403); a team administrator (tess, admin of globex) sees globex and its rows, nothing else
