@@ -34,6 +34,8 @@ class GroupCreateInput(serializers.Serializer):
     name = DisplayTextField(max_length=200, required=False, allow_blank=True)
 
 
+# Documented as a date-time (a date alone is taken too): the schema promises no more than is accepted.
+@extend_schema_field({"type": "string", "format": "date-time"})
 class _SinceField(serializers.CharField):
     def to_internal_value(self, data: Any) -> datetime:  # type: ignore[override]
         text = str(super().to_internal_value(data)).strip()
