@@ -133,7 +133,9 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "common.reporting.NoRequestDataFilter"
 
 # ---- Metrics (/metrics, Prometheus) -------------------------------------------------------------
 BYOK_METRICS_TOKEN = env("BYOK_METRICS_TOKEN", default="")  # scrapers send Authorization: Bearer <it>
-BYOK_METRICS_ALLOWED_IPS: list[str] = env.list("BYOK_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Empty by default: behind a reverse proxy on the same host every request comes from 127.0.0.1, so an
+# address list is only safe where the operator knows where requests come from (local settings: loopback).
+BYOK_METRICS_ALLOWED_IPS: list[str] = env.list("BYOK_METRICS_ALLOWED_IPS", default=[])
 
 # ---- Email (password resets, set-password links; later: notifications) -------------------
 # EMAIL_URL: consolemail:// (prints to the console, the default), smtp+tls://user:pass@host:587, …

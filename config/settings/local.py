@@ -45,3 +45,6 @@ if not BYOK_ENCRYPTION_KEY:
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# /metrics from this machine without a token (a development server has no proxy in front).
+BYOK_METRICS_ALLOWED_IPS = env.list("BYOK_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
