@@ -41,15 +41,15 @@ def configure_from_environment() -> bool:
     return True
 
 
-def _instruments() -> tuple[Any, Any]:
-    meter = metrics.get_meter(INSTRUMENTATION)
-    duration = meter.create_histogram(
-        "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration."
-    )
-    ttft = meter.create_histogram(
-        "gen_ai.server.time_to_first_token", unit="s", description="Time to receive the first token of a stream."
-    )
-    return duration, ttft
+# Made once: until a provider is configured these are the API's proxies, which bind to the real
+# instruments when ``configure_from_environment`` installs one (and cost nothing otherwise).
+_meter = metrics.get_meter(INSTRUMENTATION)
+_DURATION = _meter.create_histogram(
+    "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration."
+)
+_TIME_TO_FIRST_TOKEN = _meter.create_histogram(
+    "gen_ai.server.time_to_first_token", unit="s", description="Time to receive the first token of a stream."
+)
 
 
 def record_attempt(
@@ -86,7 +86,6 @@ def record_attempt(
         span.set_status(trace.Status(trace.StatusCode.ERROR))
         attributes["error.type"] = status
     span.end(end_time=end)
-    duration, ttft = _instruments()
-    duration.record(latency_ms / 1000, attributes)
+    _DURATION.record(latency_ms / 1000, attributes)
     if first_token_ms is not None:
-        ttft.record(first_token_ms / 1000, attributes)
+        _TIME_TO_FIRST_TOKEN.record(first_token_ms / 1000, attributes)

@@ -78,20 +78,11 @@
   async function loadAll() {
     say("Loading…");
     try {
-      const [providers, overview, stats, groups, tokens] = await Promise.all([
-        api("GET", "/api/byok/providers"), api("GET", "/api/byok/keys"), api("GET", "/api/byok/stats"),
-        api("GET", "/api/byok/groups"), api("GET", "/api/byok/tokens"),
-      ]);
+      const providers = await api("GET", "/api/byok/providers");
       state.providers = providers.providers;
       state.byId = Object.fromEntries(state.providers.map((p) => [p.id, p]));
-      state.overview = overview;
-      state.stats = stats.stats;
-      state.groups = groups.groups;
-      state.tokens = tokens.tokens;
-      await loadGroupDetails();
-      renderAll();
+      await refresh();
       say("");
-      renderProviders();  // resolves each provider; fills in as answers arrive
     } catch (error) {
       say("Could not load your keys: " + error.message);
     }
