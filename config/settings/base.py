@@ -228,6 +228,17 @@ BYOK_HTTP_TIMEOUT = env.float("BYOK_HTTP_TIMEOUT", default=10.0)
 BYOK_HTTP_CONNECT_TIMEOUT = env.float("BYOK_HTTP_CONNECT_TIMEOUT", default=5.0)
 BYOK_INFERENCE_TIMEOUT = env.float("BYOK_INFERENCE_TIMEOUT", default=120.0)
 BYOK_HTTP_RETRIES = env.int("BYOK_HTTP_RETRIES", default=2)
+# Inference calls (async, httpx): connecting, the answer's first byte, the gap between two streamed
+# chunks, and the whole call. A non-streamed answer's first byte comes when the model has finished, so
+# its limit is the longest.
+BYOK_UPSTREAM_CONNECT_TIMEOUT = env.float("BYOK_UPSTREAM_CONNECT_TIMEOUT", default=5.0)
+BYOK_UPSTREAM_FIRST_BYTE_TIMEOUT = env.float(
+    "BYOK_UPSTREAM_FIRST_BYTE_TIMEOUT", default=env.float("BYOK_INFERENCE_TIMEOUT", default=120.0)
+)
+BYOK_UPSTREAM_IDLE_TIMEOUT = env.float("BYOK_UPSTREAM_IDLE_TIMEOUT", default=60.0)
+BYOK_UPSTREAM_TOTAL_TIMEOUT = env.float("BYOK_UPSTREAM_TOTAL_TIMEOUT", default=600.0)
+# Open connections to providers per worker process (0: no limit).
+BYOK_UPSTREAM_MAX_CONNECTIONS = env.int("BYOK_UPSTREAM_MAX_CONNECTIONS", default=1000)
 BYOK_ALLOW_BILLED_VALIDATION = env.bool("BYOK_ALLOW_BILLED_VALIDATION", default=False)
 # User-supplied URLs (Azure endpoint, Ollama base URL, Databricks workspace) may only point at
 # private, loopback or link-local addresses for the hosts listed here.
