@@ -59,9 +59,10 @@ def in_thread(function: Callable[P, T]) -> Callable[P, Awaitable[T]]:
 
 
 def release_connection() -> None:
-    """Return this thread's connection (to the pool, where there is one), unless a transaction is open
-    (a test's, for instance)."""
-    if not connection.in_atomic_block:
+    """Return this thread's connection to the pool (production on PostgreSQL), unless a transaction is
+    open (a test's, for instance). Without a pool the connection stays until the request ends, as
+    Django does: closing it would mean a new connection per step."""
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
         connection.close()
 
 

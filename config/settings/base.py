@@ -40,20 +40,23 @@ INSTALLED_APPS = [
     "web",
 ]
 
+# Most of Django's, WhiteNoise's and django-csp's middleware are wrapped in common.middleware to run on
+# the event loop under ASGI instead of hopping to a thread per hook (see that module). Security, CSRF
+# and X-Frame-Options keep their own names: `check --deploy` looks for them by name.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "common.middleware.StaticFilesMiddleware",
+    "common.middleware.CSPMiddleware",
     "common.middleware.ApiSafetyMiddleware",
     "common.middleware.ApiNotFoundMiddleware",
     "common.middleware.BodySizeLimitMiddleware",
     "common.context.RequestContextMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "common.middleware.SessionMiddleware",
+    "common.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.middleware.AuthenticationMiddleware",
     "web.throttle.SignInThrottleMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "common.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
