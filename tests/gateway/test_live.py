@@ -246,31 +246,47 @@ def test_a_caller_that_disconnects_mid_stream_is_recorded_as_such(live_server: A
     assert fake.streams_cut == 1
 
 
-def test_two_hundred_concurrent_one_second_calls_finish_together(live_server: Any, fake: FakeProvider) -> None:
+def test_two_hundred_concurrent_one_second_calls_finish_together(settings: SettingsWrapper) -> None:
     """Open calls hold no thread: 200 callers whose provider answers after 1 s all finish in well under
-    2 s (a thread per call, as before, capped the open calls at workers x threads)."""
-    from concurrent.futures import ThreadPoolExecutor
+    2 s (a thread per call, as before, capped the open calls at workers x threads). The service runs as
+    in production, in its own process under uvicorn, the provider in another."""
+    import asyncio
+
+    import httpx
 
     from gateway.models import UsageRecord
+    from tests.live_servers import fake_provider_process, service_process
 
-    _, token = user_with_key("crowd", openai_key("crowd1"))
-    fake.delay = 1.0
+    with fake_provider_process(delay=1.0) as upstream:
+        settings.BYOK_BASE_URL_OVERRIDES = {"openai": upstream}
+        _, token = user_with_key("crowd", openai_key("crowd1"))
+        environment = {"BYOK_OPENAI_BASE_URL": upstream, "BYOK_RATE_LIMIT_USER": "off", "BYOK_RATE_LIMIT_KEY": "off"}
+        with service_process(environment) as service:
 
-    def call(index: int) -> int:
-        return requests.post(
-            f"{live_server.url}/v1/chat/completions",
-            json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": f"n{index}"}]},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        ).status_code
+            async def crowd() -> tuple[list[int], float]:
+                limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+                async with httpx.AsyncClient(base_url=service, limits=limits, timeout=30) as client:
 
-    with ThreadPoolExecutor(max_workers=200) as pool:
-        started = time.monotonic()
-        statuses = list(pool.map(call, range(200)))
-        elapsed = time.monotonic() - started
+                    async def call(index: int) -> int:
+                        answer = await client.post(
+                            "/v1/chat/completions",
+                            json={
+                                "model": "openai/gpt-4o-mini",
+                                "messages": [{"role": "user", "content": f"n{index}"}],
+                            },
+                            headers={"Authorization": f"Bearer {token}"},
+                        )
+                        return answer.status_code
+
+                    await call(-1)  # a warm service: its first call also loads what every call shares
+                    started = time.monotonic()
+                    statuses = await asyncio.gather(*(call(index) for index in range(200)))
+                    return list(statuses), time.monotonic() - started
+
+            statuses, elapsed = asyncio.run(crowd())
     assert statuses == [200] * 200
     assert elapsed < 2.0, elapsed
-    assert UsageRecord.objects.filter(user__username="crowd", status="ok").count() == 200
+    assert UsageRecord.objects.filter(user__username="crowd", status="ok").count() == 201
 
 
 def test_an_upstream_that_stops_sending_is_cut_at_the_idle_timeout(
