@@ -17,12 +17,15 @@ from typing import Any, cast
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from byok_keys import selectors as key_selectors
+from byok_keys.authentication import hot_path_authenticators
+from byok_keys.services import TokenGrant
 from common.api import ByokAPIView, parse_body
 from common.api import exception_handler as byok_exception_handler
 from common.errors import InvalidInput
@@ -78,6 +81,7 @@ def _parse(serializer_cls: Any, request: Request) -> Any:
     token = request.auth
     origin = services.CallOrigin(
         token_prefix=getattr(token, "prefix", ""),
+        grant=token if isinstance(token, TokenGrant) else None,
         ip=request.META.get("REMOTE_ADDR") or None,
         endpoint="inference" if serializer_cls is InferenceInput else "chat.completions",
     )
@@ -88,6 +92,9 @@ def _parse(serializer_cls: Any, request: Request) -> Any:
 
 
 class InferenceView(APIView):
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        return hot_path_authenticators()
+
     def get_exception_handler(self) -> Any:
         return inference_exception_handler
 
@@ -163,6 +170,9 @@ class OpenAIView(APIView):
 
 
 class ChatCompletionsView(OpenAIView):
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        return hot_path_authenticators()
+
     @extend_schema(
         summary="OpenAI-compatible chat completions (model = provider/model)",
         description="OpenAI's Chat Completions request and response, so the official SDKs work unchanged. "
