@@ -144,13 +144,6 @@ def hit_all(limits: Sequence[Limit], *, version: int | None = None) -> RateLimit
     return None
 
 
-def hit(*, scope: str, ident: str, rate: Rate | None, code: str, what: str) -> None:
-    """Count one request; raise ``RateLimited`` (429, Retry-After) when over the limit."""
-    exceeded = hit_all([Limit(scope, ident, rate, code, what)])
-    if exceeded is not None:
-        raise exceeded
-
-
 def _counter_key(scope: str, ident: str, rate: Rate, now: float) -> str:
     window_start = int(now // rate.window) * rate.window
     return f"byok:rl:{scope}:{ident}:{rate.window}:{window_start}"
@@ -167,13 +160,12 @@ def _incr(key: str, rate: Rate) -> int:
 
 def _exceeded(limit: Limit, rate: Rate, now: float) -> RateLimited:
     RATE_LIMITED.labels(scope=limit.scope).inc()
-    window_start = int(now // rate.window) * rate.window
-    retry_after = max(1, int(window_start + rate.window - now + 0.999))
+    wait = retry_after(rate, now)
     return RateLimited(
-        f"Rate limit exceeded for {limit.what}: {rate.limit} requests per {rate.window} s. Retry in {retry_after} s.",
+        f"Rate limit exceeded for {limit.what}: {rate.limit} requests per {rate.window} s. Retry in {wait} s.",
         code=limit.code,
-        headers={"Retry-After": str(retry_after)},
-        extra={"retryAfter": retry_after},
+        headers={"Retry-After": str(wait)},
+        extra={"retryAfter": wait},
     )
 
 
@@ -204,6 +196,7 @@ def clear_failures(*, scope: str, ident: str, rate: Rate | None) -> None:
         cache.delete(_failure_key(scope, ident, rate))
 
 
-def retry_after(rate: Rate) -> int:
-    now = time.time()
+def retry_after(rate: Rate, now: float | None = None) -> int:
+    """Whole seconds until the current window of ``rate`` ends (at least 1)."""
+    now = time.time() if now is None else now
     return max(1, int((now // rate.window) * rate.window + rate.window - now + 0.999))

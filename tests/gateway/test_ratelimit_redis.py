@@ -34,14 +34,13 @@ with override_settings(CACHES=cache, REDIS_URL=sys.argv[1]):
     start = float(sys.argv[3])
     while time.time() < start:
         time.sleep(0.005)
+    limit = ratelimit.Limit("user", sys.argv[2], rate, "rate_limit_user", "test")
     ok = limited = 0
     for _ in range(25):
-        try:
-            ratelimit.hit(scope="user", ident=sys.argv[2], rate=rate, code="rate_limit_user", what="test")
+        if ratelimit.hit_all([limit]) is None:
             ok += 1
-        except ratelimit.RateLimited as exc:
+        else:
             limited += 1
-            retry = exc.headers["Retry-After"]
     print(json.dumps({"ok": ok, "limited": limited}))
 """
 
