@@ -122,10 +122,6 @@ def version_bump_on_commit(using: str | None = None) -> None:
     transaction.on_commit(_bump_after_commit, using=using)
 
 
-def known_version() -> int | None:
-    return _known
-
-
 def learn(version: int) -> None:
     """Take ``version`` as the newest: from now on only entries tagged with it are used."""
     global _known
@@ -174,9 +170,6 @@ class HotCache(Generic[V]):
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:

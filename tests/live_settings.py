@@ -13,7 +13,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-BYOK_BASE_URL_OVERRIDES = {"openai": env("BYOK_OPENAI_BASE_URL")}
+BYOK_BASE_URL_OVERRIDES = {"openai": url} if (url := env("BYOK_OPENAI_BASE_URL", default="")) else {}
 # Errors go to the server's log (start_server keeps it in a file and shows it when the server fails).
 LOGGING = {
     "version": 1,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import redis
 import responses
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -117,7 +118,13 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[RoundTrips]:
 
 
 def test_a_warm_call_reads_nothing_but_the_version_and_counts_both_limits_in_one_round_trip(
-    version_store: str, owner: User, member: User, group: Organization, answers: Any, monkeypatch: pytest.MonkeyPatch
+    version_store: str,
+    owner: User,
+    member: User,
+    group: Organization,
+    answers: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: SettingsWrapper,
 ) -> None:
     store_group_key(owner, group, raw=GROUP_KEY)  # the member's key is a group key: the longest resolution
     client = make_client(member)
@@ -129,6 +136,8 @@ def test_a_warm_call_reads_nothing_but_the_version_and_counts_both_limits_in_one
     if version_store == "redis":
         # Warm: the version check and both rate limits in one script; the database only for usage.
         assert (warm.database_besides_usage, warm.redis) == (0, 1), warm.queries
+        counters = redis.Redis.from_url(settings.REDIS_URL)
+        assert [int(counters.get(k) or 0) for k in counters.keys("byok:rl:*")] == [2, 2]  # the caller's, the key's
     else:
         # Without Redis the version is one query; the limits are on Django's (local) cache.
         assert (warm.database_besides_usage, warm.redis) == (1, 0), warm.queries
