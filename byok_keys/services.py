@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets as pysecrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -16,6 +17,7 @@ from byok_keys import tokens, vault
 from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ApiToken, ProviderKey
+from common import hotcache
 from common.errors import Conflict, InvalidInput
 from common.metrics import KEY_STATUS_CHANGES
 from common.text import check_display_text
@@ -85,6 +87,89 @@ def api_token_authenticate(*, plaintext: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+# ---- API tokens on the hot path ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a live API token vouches for, as the gateway's in-process cache holds it: its user, until
+    ``expires_at``. Never the token: the cache finds a grant by the token's SHA-256 digest.
+
+    ``version`` is the cache version it was read at (``common.hotcache``; None with the cache off). A
+    grant may predate a revocation made since on another process, so whoever acts on it checks that
+    version first: the gateway's admission, in the round trip that counts the rate limits.
+    """
+
+    token_pk: int
+    prefix: str
+    digest: str
+    user: User
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    version: int | None
+
+
+_grants: hotcache.HotCache[TokenGrant] = hotcache.HotCache("api tokens")
+
+
+def _grant(token: ApiToken | None, version: int | None) -> TokenGrant | None:
+    if token is None or not token.user.is_active:
+        return None
+    return TokenGrant(
+        token_pk=token.pk,
+        prefix=token.prefix,
+        digest=token.digest,
+        user=token.user,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+        version=version,
+    )
+
+
+def _own_copy(grant: TokenGrant) -> TokenGrant:
+    # The cached user is shared by concurrent requests; each request gets its own instance to annotate.
+    return replace(grant, user=copy.copy(grant.user))
+
+
+def api_token_grant(*, plaintext: str) -> TokenGrant | None:
+    """``api_token_authenticate`` for the gateway's call endpoints, from the in-process cache: warm, no
+    database round trip (``last_used_at`` is still touched at most once a minute). The grant may be
+    stale (see ``TokenGrant``): only for callers that check its version before acting on it."""
+    if not hotcache.enabled():
+        return _grant(api_token_authenticate(plaintext=plaintext), None)
+    digest = tokens.digest(plaintext)
+    # Looked up by digest: an entry is found only with a token whose SHA-256 is that digest, so the
+    # lookup's timing tells a guesser nothing (the database path compares digests in constant time).
+    cached = _grants.get(digest)
+    if cached is None:
+        version = hotcache.tag()  # before reading: a tag is never newer than the rows under it
+        grant = _grant(api_token_authenticate(plaintext=plaintext), version)
+        if grant is not None:
+            _grants.put(digest, grant, version)
+        return _own_copy(grant) if grant is not None else None
+    grant, version = cached
+    now = timezone.now()
+    if grant.expires_at is not None and grant.expires_at <= now:
+        return None
+    if grant.last_used_at is None or now - grant.last_used_at > TOKEN_LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=grant.token_pk).update(last_used_at=now)
+        grant = replace(grant, last_used_at=now)
+        _grants.put(digest, grant, version)
+    return _own_copy(grant)
+
+
+def api_token_grant_refresh(*, grant: TokenGrant) -> TokenGrant | None:
+    """``grant`` read again from the database because the cache version moved on since it was read: None
+    when its token was revoked, has expired or is gone, or its user was deactivated, meanwhile."""
+    version = hotcache.tag()
+    token = ApiToken.objects.select_related("user").filter(pk=grant.token_pk, digest=grant.digest).first()
+    fresh = _grant(token, version) if token is not None and token.state == "active" else None
+    if fresh is None:
+        return None
+    _grants.put(grant.digest, fresh, version)
+    return _own_copy(fresh)
 
 
 # ---- Provider keys --------------------------------------------------------------------------

@@ -19,11 +19,14 @@ from adrf.views import APIView as AsyncAPIView
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from byok_keys import selectors as key_selectors
+from byok_keys.authentication import hot_path_authenticators
+from byok_keys.services import TokenGrant
 from common.api import ByokAPIView, parse_body
 from common.api import exception_handler as byok_exception_handler
 from common.errors import InvalidInput
@@ -79,6 +82,7 @@ def _parse(serializer_cls: Any, request: Request) -> Any:
     token = request.auth
     origin = services.CallOrigin(
         token_prefix=getattr(token, "prefix", ""),
+        grant=token if isinstance(token, TokenGrant) else None,
         ip=request.META.get("REMOTE_ADDR") or None,
         endpoint="inference" if serializer_cls is InferenceInput else "chat.completions",
     )
@@ -90,8 +94,11 @@ def _parse(serializer_cls: Any, request: Request) -> Any:
 
 class GatewayView(AsyncAPIView):
     """An async view (adrf): the provider call is awaited, so under ASGI an open call holds neither a
-    thread nor a database connection. Authentication runs in the request's thread, which then hands
-    its connection back."""
+    thread nor a database connection. Authentication (the hot path's cached tokens) runs in the
+    request's thread, which then hands its connection back."""
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        return hot_path_authenticators()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         try:
@@ -176,6 +183,9 @@ class OpenAIView(GatewayView):
 
 
 class ChatCompletionsView(OpenAIView):
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        return hot_path_authenticators()
+
     @extend_schema(
         summary="OpenAI-compatible chat completions (model = provider/model)",
         description="OpenAI's Chat Completions request and response, so the official SDKs work unchanged. "

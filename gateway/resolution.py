@@ -6,13 +6,14 @@ system key from the provider's environment variable when ``BYOK_ALLOW_SYSTEM_KEY
 are ``invalid`` or ``revoked`` are skipped. With ``ENABLE_BYOK=false`` only system keys are used.
 
 A candidate holds no plaintext: the secret is decrypted only when ``make_adapter()`` builds the
-adapter for one call.
+adapter for one call. That is also why candidates can be cached between calls (``resolve_cached``):
+what is cached is the sealed key row.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -20,7 +21,9 @@ from byok_keys import selectors
 from byok_keys.models import ProviderKey
 from byok_keys.selectors import UNUSABLE_STATUSES
 from byok_keys.vault import open_credential
+from common import hotcache
 from common.errors import InvalidInput, NotFound
+from common.ratelimit import RateLimited
 from gateway.models import KeySource
 from groups.models import Membership, Organization, User
 from providers.base import Credential, CredentialFormatError, ProviderAdapter
@@ -33,6 +36,10 @@ class KeyCandidate:
     source: str  # KeySource
     key: ProviderKey | None = None
     group: Organization | None = None
+    # Set on the first candidate of an admitted call (gateway.admission): its key's rate limit was
+    # counted together with the caller's, in one round trip, with this outcome (None: within it).
+    key_limit_counted: bool = field(default=False, compare=False)
+    key_limit_exceeded: RateLimited | None = field(default=None, compare=False)
 
     @property
     def key_id(self) -> str:
@@ -96,31 +103,70 @@ def _named_group(user: User, group_slug: str) -> Organization:
     return membership.organization
 
 
+def _stored_candidates(*, user: User, provider: str, group_slug: str | None) -> list[KeyCandidate]:
+    """The stored keys that may serve ``user``: their own, then their groups' (see the module docstring)."""
+    candidates: list[KeyCandidate] = []
+    own = ProviderKey.objects.filter(user=user, provider=provider).exclude(status__in=UNUSABLE_STATUSES).first()
+    if own is not None:
+        candidates.append(KeyCandidate(provider, KeySource.USER.value, key=own))
+    group_keys = selectors.group_keys_queryset().filter(provider=provider).exclude(status__in=UNUSABLE_STATUSES)
+    if group_slug:
+        group_keys = group_keys.filter(organization=_named_group(user, group_slug))
+    else:
+        group_keys = group_keys.filter(
+            organization__memberships__user=user, organization__memberships__accepted_at__isnull=False
+        )
+    group_list = list(group_keys)
+    allowed = selectors.allowed_usernames(key_ids=[k.pk for k in group_list]) if group_list else {}
+    usable = [k for k in group_list if selectors.group_key_allows(k, user, allowed.get(k.pk, []))]
+    usable.sort(
+        key=lambda k: (k.organization_id != user.default_group_id, k.organization.slug if k.organization else "")
+    )
+    candidates.extend(KeyCandidate(provider, KeySource.GROUP.value, key=k, group=k.organization) for k in usable)
+    return candidates
+
+
+def _system_candidates(provider: str) -> list[KeyCandidate]:
+    return [KeyCandidate(provider, KeySource.SYSTEM.value)] if system_key_available(provider) else []
+
+
 def resolve_candidates(*, user: User, provider: str, group_slug: str | None = None) -> list[KeyCandidate]:
     """Every key that may serve ``user`` for ``provider``, best first (failover walks this list)."""
     _check_provider(provider)
-    candidates: list[KeyCandidate] = []
-    if settings.ENABLE_BYOK:
-        own = ProviderKey.objects.filter(user=user, provider=provider).exclude(status__in=UNUSABLE_STATUSES).first()
-        if own is not None:
-            candidates.append(KeyCandidate(provider, KeySource.USER.value, key=own))
-        group_keys = selectors.group_keys_queryset().filter(provider=provider).exclude(status__in=UNUSABLE_STATUSES)
-        if group_slug:
-            group_keys = group_keys.filter(organization=_named_group(user, group_slug))
+    stored = _stored_candidates(user=user, provider=provider, group_slug=group_slug) if settings.ENABLE_BYOK else []
+    return [*stored, *_system_candidates(provider)]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The candidates for one call, and the cache version they were read at (None: not from the cache)."""
+
+    candidates: tuple[KeyCandidate, ...]
+    version: int | None = None
+
+
+_resolutions: hotcache.HotCache[tuple[KeyCandidate, ...]] = hotcache.HotCache("key resolution")
+
+
+def resolve_cached(*, user: User, provider: str, group_slug: str | None = None) -> Resolution:
+    """``resolve_candidates`` with the stored keys from the in-process cache, by (user, provider, group);
+    the system key is still read from the environment per call. Until its caller has checked
+    ``version`` (gateway.admission) the answer may predate a change made on another process."""
+    _check_provider(provider)
+    stored: tuple[KeyCandidate, ...] = ()
+    version = None
+    if settings.ENABLE_BYOK and not hotcache.enabled():
+        stored = tuple(_stored_candidates(user=user, provider=provider, group_slug=group_slug))
+    elif settings.ENABLE_BYOK:
+        cache_key = (user.pk, provider, group_slug or "")
+        cached = _resolutions.get(cache_key)
+        if cached is None:
+            version = hotcache.tag()  # before reading: a tag is never newer than the rows under it
+            stored = tuple(_stored_candidates(user=user, provider=provider, group_slug=group_slug))
+            _resolutions.put(cache_key, stored, version)
         else:
-            group_keys = group_keys.filter(
-                organization__memberships__user=user, organization__memberships__accepted_at__isnull=False
-            )
-        group_list = list(group_keys)
-        allowed = selectors.allowed_usernames(key_ids=[k.pk for k in group_list]) if group_list else {}
-        usable = [k for k in group_list if selectors.group_key_allows(k, user, allowed.get(k.pk, []))]
-        usable.sort(
-            key=lambda k: (k.organization_id != user.default_group_id, k.organization.slug if k.organization else "")
-        )
-        candidates.extend(KeyCandidate(provider, KeySource.GROUP.value, key=k, group=k.organization) for k in usable)
-    if system_key_available(provider):
-        candidates.append(KeyCandidate(provider, KeySource.SYSTEM.value))
-    return candidates
+            stored, version = cached
+    return Resolution(candidates=(*stored, *_system_candidates(provider)), version=version)
 
 
 def usable_providers(*, user: User) -> list[str]:
@@ -135,12 +181,17 @@ def usable_providers(*, user: User) -> list[str]:
 def resolve_or_raise(*, user: User, provider: str, group_slug: str | None = None) -> list[KeyCandidate]:
     candidates = resolve_candidates(user=user, provider=provider, group_slug=group_slug)
     if not candidates:
-        usable = usable_providers(user=user)
-        where = f" in group '{group_slug}'" if group_slug else ""
-        raise InvalidInput(
-            f"No usable {provider} key{where}: add one with POST /api/byok/keys/{provider}, or ask a group admin. "
-            + (f"You can use: {', '.join(usable)}." if usable else "You have no usable keys yet."),
-            code="no_key_for_provider",
-            extra={"usableProviders": usable},
-        )
+        raise no_key_for_provider(user=user, provider=provider, group_slug=group_slug)
     return candidates
+
+
+def no_key_for_provider(*, user: User, provider: str, group_slug: str | None) -> InvalidInput:
+    """The 400 for a caller no key can serve, naming the providers they can use."""
+    usable = usable_providers(user=user)
+    where = f" in group '{group_slug}'" if group_slug else ""
+    return InvalidInput(
+        f"No usable {provider} key{where}: add one with POST /api/byok/keys/{provider}, or ask a group admin. "
+        + (f"You can use: {', '.join(usable)}." if usable else "You have no usable keys yet."),
+        code="no_key_for_provider",
+        extra={"usableProviders": usable},
+    )

@@ -21,9 +21,10 @@ from django.db import connection
 from byok_keys import services as key_services
 from byok_keys.crypto import DecryptionError
 from byok_keys.models import ProviderKey
-from common import metrics, ratelimit
+from byok_keys.services import TokenGrant
+from common import metrics
 from common.errors import ServiceError
-from gateway import resolution, telemetry
+from gateway import admission, telemetry
 from gateway.resolution import KeyCandidate
 from gateway.usage import usage_record_call
 from groups.models import User
@@ -73,6 +74,8 @@ class CallOrigin:
     token_prefix: str = ""  # the API token's public prefix; empty for the page's session
     ip: str | None = None
     endpoint: str = "chat"  # for metrics: inference, chat.completions
+    # The cached API token the call was let in with, checked on admission (None for the page's session).
+    grant: TokenGrant | None = None
 
 
 @dataclass(frozen=True)
@@ -83,26 +86,6 @@ class ChatCall:
     group: str | None
     request: ChatRequest
     origin: CallOrigin = CallOrigin()
-
-
-def user_rate_limit(user: User) -> None:
-    ratelimit.hit(
-        scope="user",
-        ident=str(user.pk),
-        rate=ratelimit.configured_rate(settings.BYOK_RATE_LIMIT_USER, "BYOK_RATE_LIMIT_USER"),
-        code="rate_limit_user",
-        what="your account (BYOK_RATE_LIMIT_USER)",
-    )
-
-
-def key_rate_limit(candidate: KeyCandidate) -> None:
-    ratelimit.hit(
-        scope="key",
-        ident=candidate.key_id,
-        rate=ratelimit.configured_rate(settings.BYOK_RATE_LIMIT_KEY, "BYOK_RATE_LIMIT_KEY"),
-        code="rate_limit_key",
-        what=f"the key {candidate.key_id} (BYOK_RATE_LIMIT_KEY)",
-    )
 
 
 @dataclass
@@ -237,7 +220,10 @@ async def _attempts(
         adapter: ProviderAdapter | None = None
         error: ServiceError | UpstreamError
         try:
-            await in_thread(key_rate_limit)(candidate)
+            if candidate.key_limit_counted:  # counted at admission: nothing to ask Redis
+                admission.key_limit_hit(candidate)
+            else:
+                await in_thread(admission.key_limit_hit)(candidate)
             adapter = candidate.make_adapter()
             with adapter.scrubbed_errors():
                 value = await call(adapter, loop.time() + settings.BYOK_UPSTREAM_TOTAL_TIMEOUT)
@@ -263,13 +249,11 @@ async def _attempts(
         else:
             assert adapter is not None
             return value, candidate, adapter, [*attempts, Attempt(candidate, "ok", _ms(started))]
-        await in_thread(_record)(
-            user, request, candidate, attempts[-1].status, attempts[-1].latency_ms, origin=origin
-        )
+        await in_thread(_record)(user, request, candidate, attempts[-1].status, attempts[-1].latency_ms, origin=origin)
         if last:
             raise GatewayError(error, attempts)
         metrics.FAILOVERS.labels(provider=candidate.provider).inc()
-    raise AssertionError("resolve_or_raise never returns an empty candidate list")
+    raise AssertionError("admission never returns an empty candidate list")
 
 
 def _ms(started: float) -> int:
@@ -277,8 +261,7 @@ def _ms(started: float) -> int:
 
 
 def _candidates(*, user: User, call: ChatCall) -> tuple[KeyCandidate, ...]:
-    user_rate_limit(user)
-    return tuple(resolution.resolve_or_raise(user=user, provider=call.provider, group_slug=call.group))
+    return admission.admit(user=user, grant=call.origin.grant, provider=call.provider, group_slug=call.group)
 
 
 async def chat(*, user: User, call: ChatCall) -> ChatOutcome:

@@ -34,6 +34,24 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_hot_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with the hot path's caches empty, as a new process would.
+
+    A test that is not ``transaction=True`` runs inside one transaction that never commits, so the
+    cache-version bumps production makes on commit are made at once instead: every read in such a test
+    goes through the same connection and sees the change at once too. Transactional tests (live
+    servers) keep the real on-commit bumps."""
+    from common import hotcache
+
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        monkeypatch.setattr(hotcache, "version_bump_on_commit", lambda using=None: hotcache.version_bump())
+    hotcache.clear_all()
+    yield
+    hotcache.clear_all()
+
+
+@pytest.fixture(autouse=True)
 def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """No test depends on real DNS: the SSRF guard resolves through this table."""
     real = socket.getaddrinfo

@@ -6,9 +6,12 @@ Provider-specific fakes for ``tests/providers`` live in that directory.
 
 from __future__ import annotations
 
+import os
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
+import redis
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -283,3 +286,24 @@ def run_admin_action(client: Client, changelist_url: str, action: str, objects: 
     for obj in objects:
         form.check("_selected_action", value=str(obj.pk))
     return form.submit(client, "index")
+
+
+# ---- Redis ----------------------------------------------------------------------------------------
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def require_redis() -> str:
+    """TEST_REDIS_URL, once Redis answers there. Skips when it does not, with how to run the test; under
+    CI (``CI=true``) fails instead."""
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        message = (
+            f"Redis is not reachable at {TEST_REDIS_URL} ({exc}). To run this test, start Redis at TEST_REDIS_URL "
+            f"(default {DEFAULT_REDIS_URL}, e.g. `redis-server --port 6379`)."
+        )
+        if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
+            pytest.fail(message + " CI=true: Redis is required.")
+        pytest.skip(message)
+    return TEST_REDIS_URL

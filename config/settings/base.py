@@ -253,3 +253,6 @@ BYOK_ALLOW_SYSTEM_KEYS = env.bool("BYOK_ALLOW_SYSTEM_KEYS", default=False)
 BYOK_FAILOVER = env.bool("BYOK_FAILOVER", default=True)
 BYOK_RATE_LIMIT_USER = env("BYOK_RATE_LIMIT_USER", default="600/min")
 BYOK_RATE_LIMIT_KEY = env("BYOK_RATE_LIMIT_KEY", default="600/min")
+# API tokens and key resolution are held in each process for this long at most (0: read the database on
+# every call); any change to them is seen at once anyway, through a shared version (common/hotcache.py).
+BYOK_AUTH_CACHE_SECONDS = env.float("BYOK_AUTH_CACHE_SECONDS", default=30.0)

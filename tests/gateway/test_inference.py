@@ -285,7 +285,7 @@ def test_system_key_serves_when_allowed(
 
 @override_settings(BYOK_RATE_LIMIT_USER="2/min")
 def test_user_rate_limit_is_429_with_retry_after(
-    api: APIClient, own_key: ProviderKey, provider_mock: responses.RequestsMock
+    version_store: str, api: APIClient, own_key: ProviderKey, provider_mock: responses.RequestsMock
 ) -> None:
     from django.core.cache import cache
 
@@ -302,7 +302,11 @@ def test_user_rate_limit_is_429_with_retry_after(
 
 @override_settings(BYOK_RATE_LIMIT_KEY="1/min")
 def test_key_rate_limit_moves_on_to_the_next_key(
-    api: APIClient, own_key: ProviderKey, group_key: ProviderKey, provider_mock: responses.RequestsMock
+    version_store: str,
+    api: APIClient,
+    own_key: ProviderKey,
+    group_key: ProviderKey,
+    provider_mock: responses.RequestsMock,
 ) -> None:
     from django.core.cache import cache
 

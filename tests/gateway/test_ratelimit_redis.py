@@ -1,4 +1,5 @@
-"""The service's own rate limits hold across processes when the cache is Redis (REDIS_URL).
+"""The service's own rate limits hold across processes when they are counted in Redis (REDIS_URL), and
+the one round trip that counts them also checks the hot path's cache version.
 
 Needs Redis at TEST_REDIS_URL (default redis://127.0.0.1:6379/15): skipped without it, except under
 CI=true, where a missing Redis fails the run."""
@@ -13,10 +14,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from common import hotcache, ratelimit
+from tests.factories import require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
 
 WORKER = """
 import json, os, sys, time
@@ -24,42 +28,25 @@ import django
 django.setup()
 from django.test import override_settings
 cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": sys.argv[1]}}
-with override_settings(CACHES=cache):
+with override_settings(CACHES=cache, REDIS_URL=sys.argv[1]):
     from common import ratelimit
     rate = ratelimit.Rate.parse("30/7day", setting="test")
     start = float(sys.argv[3])
     while time.time() < start:
         time.sleep(0.005)
+    limit = ratelimit.Limit("user", sys.argv[2], rate, "rate_limit_user", "test")
     ok = limited = 0
     for _ in range(25):
-        try:
-            ratelimit.hit(scope="user", ident=sys.argv[2], rate=rate, code="rate_limit_user", what="test")
+        if ratelimit.hit_all([limit]) is None:
             ok += 1
-        except ratelimit.RateLimited as exc:
+        else:
             limited += 1
-            retry = exc.headers["Retry-After"]
     print(json.dumps({"ok": ok, "limited": limited}))
 """
 
 
-def require_redis() -> None:
-    """Skip when Redis is unreachable, with how to run the test; under CI (``CI=true``) fail instead."""
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        message = (
-            f"Redis is not reachable at {REDIS_URL} ({exc}). To run this test, start Redis at TEST_REDIS_URL "
-            f"(default {DEFAULT_REDIS_URL}, e.g. `redis-server --port 6379`)."
-        )
-        if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
-            pytest.fail(message + " CI=true: Redis is required.")
-        pytest.skip(message)
-
-
 def test_limit_is_shared_by_two_processes_through_redis() -> None:
-    require_redis()
+    redis_url = require_redis()
     ident = f"test-{uuid.uuid4().hex}"
     import time
 
@@ -67,7 +54,7 @@ def test_limit_is_shared_by_two_processes_through_redis() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, REDIS_URL, ident, start],
+            [sys.executable, "-c", WORKER, redis_url, ident, start],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -84,3 +71,49 @@ def test_limit_is_shared_by_two_processes_through_redis() -> None:
     assert sum(r["ok"] for r in results) == 30  # exactly the limit, across both processes
     assert sum(r["limited"] for r in results) == 20
     assert all(r["ok"] > 0 for r in results)  # both processes really took part
+
+
+@pytest.fixture
+def redis_url(settings: SettingsWrapper) -> str:
+    url = require_redis()
+    redis.Redis.from_url(url).flushdb()
+    settings.REDIS_URL = url
+    return url
+
+
+def limit(scope: str, rate: str) -> ratelimit.Limit:
+    return ratelimit.Limit(scope, "someone", ratelimit.Rate.parse(rate, setting="test"), f"rate_limit_{scope}", scope)
+
+
+def test_counting_stops_at_the_first_limit_exceeded(redis_url: str) -> None:
+    user, key = limit("user", "1/min"), limit("key", "5/min")
+    assert ratelimit.hit_all([user, key]) is None
+    exceeded = ratelimit.hit_all([user, key])
+    assert exceeded is not None and exceeded.code == "rate_limit_user"
+    assert 1 <= int(exceeded.headers["Retry-After"]) <= 60
+    counters = redis.Redis.from_url(redis_url).keys("byok:rl:key:*")
+    assert [int(redis.Redis.from_url(redis_url).get(k) or 0) for k in counters] == [1]  # a refused call never got there
+
+
+def test_a_counter_expires_with_its_window(redis_url: str) -> None:
+    ratelimit.hit_all([limit("user", "3/min")])
+    client = redis.Redis.from_url(redis_url)
+    (counter,) = client.keys("byok:rl:user:*")
+    assert 60 <= client.ttl(counter) <= 65
+
+
+def test_a_stale_version_counts_nothing_and_names_the_current_one(redis_url: str) -> None:
+    current = hotcache.version_read()
+    with pytest.raises(ratelimit.StaleVersion) as stale:
+        ratelimit.hit_all([limit("user", "3/min")], version=current - 1)
+    assert stale.value.current == current
+    assert redis.Redis.from_url(redis_url).keys("byok:rl:*") == []
+    assert ratelimit.hit_all([limit("user", "3/min")], version=current) is None
+    assert len(redis.Redis.from_url(redis_url).keys("byok:rl:*")) == 1
+
+
+def test_a_lost_version_restarts_from_the_clock_not_from_one(redis_url: str) -> None:
+    # A Redis restarted without persistence must not hand out again a version processes may hold.
+    hotcache.version_bump()
+    redis.Redis.from_url(redis_url).delete(hotcache.VERSION_KEY)
+    assert hotcache.version_read() > 1_600_000_000_000_000  # microseconds since 1970
