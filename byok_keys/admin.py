@@ -3,6 +3,7 @@ never rendered back); lists and pages show last4, never the secret or its cipher
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -27,6 +28,7 @@ from byok_keys.admin_forms import (
     spec_of,
 )
 from byok_keys.models import ApiToken, ProviderKey
+from byok_keys.usage import with_usage
 from groups.admin_scoping import TeamScopedAdmin, managed_groups
 from groups.models import User
 from providers.validation import KeyStatus
@@ -57,7 +59,7 @@ class ProviderKeyAdmin(TeamScopedAdmin):
     team_can_add = True
     team_can_delete = True
     # Fits 1280 px without scrolling; the rest is on the key's page.
-    list_display = ("owner", "provider", "name", "last4", "status_badge", "last_used_at")
+    list_display = ("owner", "provider", "name", "last4", "status_badge", "last_used")
     list_filter = ("provider", "status")
     # Never the secret: it is not searchable.
     search_fields = ("key_id", "name", "user__username", "organization__slug")
@@ -67,8 +69,8 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         "status",
         "status_reason",
         "last_validated_at",
-        "usage_count",
-        "last_used_at",
+        "usage",
+        "last_used",
         "created_at",
         "updated_at",
     )
@@ -123,11 +125,19 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         return qs.filter(organization__in=managed_groups(request))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).select_related("user", "organization")
+        return with_usage(super().get_queryset(request).select_related("user", "organization"))
 
     @admin.display(description="owner", ordering="organization__slug")
     def owner(self, obj: ProviderKey) -> str:
         return obj.owner_label
+
+    @admin.display(description="usage", ordering="current_usage_count")
+    def usage(self, obj: ProviderKey) -> int:
+        return obj.current_usage_count
+
+    @admin.display(description="last used", ordering="current_last_used_at")
+    def last_used(self, obj: ProviderKey) -> datetime | None:
+        return obj.current_last_used_at
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: ProviderKey) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from byok_keys.models import ApiToken, ProviderKey
+from byok_keys.usage import with_usage
 from common.errors import NotFound
 from groups.models import Membership, Organization, User
 from providers.registry import all_adapter_classes
@@ -17,7 +18,8 @@ UNUSABLE_STATUSES = (ProviderKey.Status.INVALID, ProviderKey.Status.REVOKED, Pro
 
 @dataclass(frozen=True)
 class KeyListing:
-    """A key as a reader sees it: group keys with the usernames allowed to use them."""
+    """A key as a reader sees it (loaded ``with_usage``): group keys with the usernames allowed to use
+    them."""
 
     key: ProviderKey
     allowed_usernames: tuple[str, ...] = ()
@@ -98,17 +100,22 @@ def group_keys_queryset() -> QuerySet[ProviderKey]:
     return ProviderKey.objects.select_related("organization")
 
 
+def keys_shown() -> QuerySet[ProviderKey]:
+    """Keys as the API shows them: with their group and their use."""
+    return with_usage(group_keys_queryset())
+
+
 def keys_overview(*, user: User) -> KeysOverview:
     """The caller's keys, their groups' keys and which providers they can use, in a constant number
     of queries."""
     memberships = list(
         Membership.objects.active().filter(user=user).select_related("organization").order_by("organization__slug")
     )
-    user_keys = list(ProviderKey.objects.filter(user=user).order_by("provider"))
+    user_keys = list(keys_shown().filter(user=user).order_by("provider"))
     # Filtered through the membership join (not a list of ids), so the query count is the same
     # for a user with no groups as for a user with many.
     group_keys = list(
-        group_keys_queryset()
+        keys_shown()
         .filter(organization__memberships__user=user, organization__memberships__accepted_at__isnull=False)
         .order_by("organization__slug", "provider")
     )
@@ -163,7 +170,7 @@ def group_key_get(*, organization: Organization, provider: str) -> ProviderKey:
 
 def group_detail(*, organization: Organization) -> GroupDetail:
     members = Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
-    keys = group_keys_queryset().filter(organization=organization)
+    keys = keys_shown().filter(organization=organization)
     allowed = allowed_usernames(org_ids=[organization.pk])
     return GroupDetail(
         organization=organization,
@@ -173,9 +180,9 @@ def group_detail(*, organization: Organization) -> GroupDetail:
 
 
 def key_listing(key: ProviderKey) -> KeyListing:
-    """One key with its allowed usernames (group keys)."""
+    """One key, read again with its use, and with its allowed usernames (group keys)."""
     allowed = allowed_usernames(key_ids=[key.pk]).get(key.pk, []) if key.organization_id else []
-    return KeyListing(key=key, allowed_usernames=tuple(allowed))
+    return KeyListing(key=keys_shown().get(pk=key.pk), allowed_usernames=tuple(allowed))
 
 
 def tokens_for_user(*, user: User) -> QuerySet[ApiToken]:
