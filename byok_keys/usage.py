@@ -19,7 +19,10 @@ UsageAnnotation = Callable[[QuerySet[ProviderKey]], QuerySet[ProviderKey]]
 
 
 def _rolled_up(keys: QuerySet[ProviderKey]) -> QuerySet[ProviderKey]:
-    return keys.annotate(current_usage_count=F("usage_count"), current_last_used_at=F("last_used_at"))
+    # The two are declared on ProviderKey, for its readers' types.
+    return keys.annotate(  # type: ignore[no-redef]
+        current_usage_count=F("usage_count"), current_last_used_at=F("last_used_at")
+    )
 
 
 _annotation: UsageAnnotation = _rolled_up

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -265,7 +266,7 @@ def key_usage_annotate(keys: QuerySet[ProviderKey]) -> QuerySet[ProviderKey]:
     tail = _tail().filter(provider_key=OuterRef("pk")).values("provider_key")
     calls = Subquery(tail.annotate(n=Count("id")).values("n"))
     last = Subquery(tail.annotate(at=Max("created_at")).values("at"))
-    return keys.annotate(
+    return keys.annotate(  # type: ignore[no-redef]  # declared on ProviderKey, for its readers' types
         current_usage_count=F("usage_count") + Coalesce(calls, 0),
         # Greatest of two, each falling back on the other: SQLite's MAX() of a NULL is NULL.
         current_last_used_at=Greatest(Coalesce(last, F("last_used_at")), Coalesce(F("last_used_at"), last)),
@@ -288,7 +289,7 @@ class TokenTotals:
         )
 
 
-def _rolled_sums(totals: QuerySet[UsageTotal], *group: str) -> QuerySet[UsageTotal]:
+def _rolled_sums(totals: QuerySet[UsageTotal], *group: str) -> QuerySet[UsageTotal, dict[str, Any]]:
     return totals.values(*group).annotate(
         calls=Sum("calls"),
         prompt=Sum("prompt_tokens"),
@@ -298,7 +299,7 @@ def _rolled_sums(totals: QuerySet[UsageTotal], *group: str) -> QuerySet[UsageTot
     )
 
 
-def _tail_sums(records: QuerySet[UsageRecord], *group: str) -> QuerySet[UsageRecord]:
+def _tail_sums(records: QuerySet[UsageRecord], *group: str) -> QuerySet[UsageRecord, dict[str, Any]]:
     return records.values(*group).annotate(
         calls=Count("id"),
         prompt=Sum(_PROMPT),
@@ -308,7 +309,7 @@ def _tail_sums(records: QuerySet[UsageRecord], *group: str) -> QuerySet[UsageRec
     )
 
 
-def _totals(row: dict[str, int | None]) -> TokenTotals:
+def _totals(row: dict[str, Any]) -> TokenTotals:
     return TokenTotals(row["calls"] or 0, row["prompt"] or 0, row["completion"] or 0, row["total"] or 0)
 
 
