@@ -3,7 +3,6 @@ never rendered back); lists and pages show last4, never the secret or its cipher
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -15,7 +14,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.formats import localize
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -125,19 +126,31 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         return qs.filter(organization__in=managed_groups(request))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return with_usage(super().get_queryset(request).select_related("user", "organization"))
+        return super().get_queryset(request).select_related("user", "organization")
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        with_usage(changelist.result_list)  # the page's keys, which its queryset keeps for the page
+        return changelist
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        key = super().get_object(request, object_id, from_field)
+        return with_usage([key])[0] if key is not None else None
 
     @admin.display(description="owner", ordering="organization__slug")
     def owner(self, obj: ProviderKey) -> str:
         return obj.owner_label
 
-    @admin.display(description="usage", ordering="current_usage_count")
+    @admin.display(description="usage")
     def usage(self, obj: ProviderKey) -> int:
         return obj.current_usage_count
 
-    @admin.display(description="last used", ordering="current_last_used_at")
-    def last_used(self, obj: ProviderKey) -> datetime | None:
-        return obj.current_last_used_at
+    # Sorted by the time rolled up onto the key: at most one roll-up behind what is shown.
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj: ProviderKey) -> str | None:
+        # Formatted here: a key's page shows a method's value as it is (its list formats datetimes).
+        last = obj.current_last_used_at
+        return localize(localtime(last)) if last is not None else None
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: ProviderKey) -> str:

@@ -100,25 +100,21 @@ def group_keys_queryset() -> QuerySet[ProviderKey]:
     return ProviderKey.objects.select_related("organization")
 
 
-def keys_shown() -> QuerySet[ProviderKey]:
-    """Keys as the API shows them: with their group and their use."""
-    return with_usage(group_keys_queryset())
-
-
 def keys_overview(*, user: User) -> KeysOverview:
     """The caller's keys, their groups' keys and which providers they can use, in a constant number
     of queries."""
     memberships = list(
         Membership.objects.active().filter(user=user).select_related("organization").order_by("organization__slug")
     )
-    user_keys = list(keys_shown().filter(user=user).order_by("provider"))
+    user_keys = list(ProviderKey.objects.filter(user=user).order_by("provider"))
     # Filtered through the membership join (not a list of ids), so the query count is the same
     # for a user with no groups as for a user with many.
     group_keys = list(
-        keys_shown()
+        group_keys_queryset()
         .filter(organization__memberships__user=user, organization__memberships__accepted_at__isnull=False)
         .order_by("organization__slug", "provider")
     )
+    with_usage([*user_keys, *group_keys])  # one query for every key's use
     allowed = allowed_usernames(member=user)
     group_listings = [
         KeyListing(
@@ -170,7 +166,7 @@ def group_key_get(*, organization: Organization, provider: str) -> ProviderKey:
 
 def group_detail(*, organization: Organization) -> GroupDetail:
     members = Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
-    keys = keys_shown().filter(organization=organization)
+    keys = with_usage(group_keys_queryset().filter(organization=organization))
     allowed = allowed_usernames(org_ids=[organization.pk])
     return GroupDetail(
         organization=organization,
@@ -180,9 +176,9 @@ def group_detail(*, organization: Organization) -> GroupDetail:
 
 
 def key_listing(key: ProviderKey) -> KeyListing:
-    """One key, read again with its use, and with its allowed usernames (group keys)."""
+    """One key with its use and its allowed usernames (group keys)."""
     allowed = allowed_usernames(key_ids=[key.pk]).get(key.pk, []) if key.organization_id else []
-    return KeyListing(key=keys_shown().get(pk=key.pk), allowed_usernames=tuple(allowed))
+    return KeyListing(key=with_usage([key])[0], allowed_usernames=tuple(allowed))
 
 
 def tokens_for_user(*, user: User) -> QuerySet[ApiToken]:

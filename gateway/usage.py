@@ -11,6 +11,7 @@ whether the roll-up ran a moment ago, is running, or has not run for a while.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Max,
-    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce, Greatest, Now, TruncDate
 from django.utils import timezone
 
 from byok_keys.models import ProviderKey
+from byok_keys.usage import KeyUsage
 from gateway.models import KeySource, UsageRecord, UsageRollup, UsageTotal
 from groups.models import Organization, User
 from providers.chat import Usage
@@ -227,12 +228,12 @@ def _roll_up(*, after: int, upper: int) -> int:
         .annotate(calls=Count("id"), last=Max("created_at"))
         .order_by("provider_key_id")
     ):
-        key = ProviderKey(pk=row["provider_key_id"])
+        key = ProviderKey(pk=row["provider_key_id"], usage_rolled_up_to=upper)
         key.usage_count = F("usage_count") + row["calls"]  # type: ignore[assignment]
         last = Value(row["last"])
         key.last_used_at = Greatest(Coalesce(F("last_used_at"), last), last)  # type: ignore[assignment]
         keys.append(key)
-    ProviderKey.objects.bulk_update(keys, ["usage_count", "last_used_at"], batch_size=500)
+    ProviderKey.objects.bulk_update(keys, ["usage_count", "last_used_at", "usage_rolled_up_to"], batch_size=500)
     return sum(row["calls"] for row in rows)
 
 
@@ -246,31 +247,50 @@ def _roll_up_if_long(tail_calls: int) -> None:
 # ---- Reads: rolled-up totals + the tail, in one statement ---------------------------------------
 
 
-def _watermark() -> Coalesce:
-    """The watermark as a subquery of the reading statement itself, so a roll-up that commits while
-    a read runs is counted either in the totals or in the tail, never in both or neither."""
-    return Coalesce(
+def _tail() -> QuerySet[UsageRecord]:
+    """The successful calls not rolled up yet: past the watermark as the reading statement itself sees
+    it (a subquery), so a roll-up that commits while a read runs is counted either in the totals or in
+    the tail, never in both or neither.
+
+    The watermark read just before is a bound too: it is never above the statement's (a watermark only
+    moves forward), and as a plain value it tells the planner how few records are past it, which the
+    subquery cannot (PostgreSQL would guess a third of the ledger and scan it)."""
+    watermark = Coalesce(
         Subquery(UsageRollup.objects.filter(pk=1).values("watermark")[:1]), 0, output_field=BigIntegerField()
     )
+    return UsageRecord.objects.filter(status="ok", id__gt=_current_watermark()).filter(id__gt=watermark).order_by()
 
 
-def _tail() -> QuerySet[UsageRecord]:
-    """The successful calls not rolled up yet."""
-    return UsageRecord.objects.filter(status="ok", id__gt=_watermark()).order_by()
+def key_usage_read(keys: Sequence[ProviderKey]) -> dict[int, KeyUsage]:
+    """Each key's use: what was rolled up onto it (its loaded fields) plus its tail, in one query for
+    all the keys. The vault reads keys' use through this (``byok_keys.usage``), installed at start-up
+    by ``GatewayConfig.ready``.
 
-
-def key_usage_annotate(keys: QuerySet[ProviderKey]) -> QuerySet[ProviderKey]:
-    """``keys`` with ``current_usage_count`` and ``current_last_used_at``: what was rolled up onto each
-    key plus its tail, in the query that loads the keys (no query per key). The vault shows keys
-    through this (``byok_keys.usage``), installed at start-up by ``GatewayConfig.ready``."""
-    tail = _tail().filter(provider_key=OuterRef("pk")).values("provider_key")
-    calls = Subquery(tail.annotate(n=Count("id")).values("n"))
-    last = Subquery(tail.annotate(at=Max("created_at")).values("at"))
-    return keys.annotate(  # type: ignore[no-redef]  # declared on ProviderKey, for its readers' types
-        current_usage_count=F("usage_count") + Coalesce(calls, 0),
-        # Greatest of two, each falling back on the other: SQLite's MAX() of a NULL is NULL.
-        current_last_used_at=Greatest(Coalesce(last, F("last_used_at")), Coalesce(F("last_used_at"), last)),
-    )
+    A key's tail starts after its own watermark (``usage_rolled_up_to``), which a roll-up moves in the
+    same update as its counts, so the loaded fields and this query never count a record twice or miss
+    one, whatever roll-up commits in between. Each key's bound is a plain value: the planner sees a
+    short range of the (key, id) index per key, however long the ledger."""
+    if not keys:
+        return {}
+    after = Q()
+    for key in keys:
+        after |= Q(provider_key_id=key.pk, id__gt=key.usage_rolled_up_to)
+    tails = {
+        row["provider_key_id"]: row
+        for row in UsageRecord.objects.filter(after, status="ok")
+        .order_by()
+        .values("provider_key_id")
+        .annotate(calls=Count("id"), last=Max("created_at"))
+    }
+    usage = {}
+    for key in keys:
+        tail = tails.get(key.pk)
+        if tail is None:
+            usage[key.pk] = KeyUsage(key.usage_count, key.last_used_at)
+        else:
+            last = max(filter(None, (key.last_used_at, tail["last"])))
+            usage[key.pk] = KeyUsage(key.usage_count + tail["calls"], last)
+    return usage
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def store_user_key(user: User, provider: str = "openai", raw: Any = OPENAI_KEY, 
 def shown_key(**lookup: Any) -> ProviderKey:
     """A key as the API shows it: with ``current_usage_count`` and ``current_last_used_at`` (what was
     rolled up onto it plus the usage ledger's tail)."""
-    return with_usage(ProviderKey.objects.filter(**lookup)).get()
+    return with_usage([ProviderKey.objects.get(**lookup)])[0]
 
 
 def store_group_key(

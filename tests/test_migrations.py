@@ -100,7 +100,7 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row() -> No
     # The totals were rebuilt per UTC day from the records, and the roll-up starts after the last one
     # (the key's count already includes it).
     assert total.day == record.created_at.date()
-    assert UsageRollup.objects.get().watermark == record.pk
+    assert UsageRollup.objects.get().watermark == ProviderKey.objects.get().usage_rolled_up_to == record.pk
     assert ProviderKey.objects.get().key_id == "byok_user_openai_0001"
     assert Membership.objects.get().organization == Organization.objects.get(slug="acme")
     mira = User.objects.get(username="mira")

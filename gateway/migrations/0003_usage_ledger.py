@@ -17,7 +17,8 @@ def rebuild_totals_by_day(apps, schema_editor):
     usage records (the ledger they were counted from), and start the roll-up after the last record.
 
     The keys' usage counts and last-used times already count every record (and legacy imports), so
-    they are kept as they are; the watermark says so."""
+    they are kept as they are; their own watermarks, and the totals', say so."""
+    ProviderKey = apps.get_model("byok_keys", "ProviderKey")
     UsageRecord = apps.get_model("gateway", "UsageRecord")
     UsageTotal = apps.get_model("gateway", "UsageTotal")
     UsageRollup = apps.get_model("gateway", "UsageRollup")
@@ -55,12 +56,13 @@ def rebuild_totals_by_day(apps, schema_editor):
         batch_size=1000,
     )
     UsageRollup.objects.update_or_create(pk=1, defaults={"watermark": watermark})
+    ProviderKey.objects.update(usage_rolled_up_to=watermark)
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('byok_keys', '0006_undecryptable_status'),
+        ('byok_keys', '0007_usage_rolled_up_to'),
         ('gateway', '0002_usage_origin'),
         ('groups', '0006_audit_chain_required'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

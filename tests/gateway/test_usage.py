@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, connections
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
@@ -146,7 +150,8 @@ def test_totals_counts_and_last_used_are_exact_before_and_after_a_rollup(
     assert UsageTotal.objects.count() == 0 and ProviderKey.objects.get(pk=own.pk).usage_count == 0
     result = rollup_usage(lag=NO_LAG)
     assert (result.calls, result.watermark, result.busy) == (6, UsageRecord.objects.latest("id").pk, False)
-    assert ProviderKey.objects.get(pk=own.pk).usage_count == 3  # now on the key itself
+    rolled_own = ProviderKey.objects.get(pk=own.pk)  # now on the key itself, and how far
+    assert (rolled_own.usage_count, rolled_own.usage_rolled_up_to) == (3, result.watermark)
     assert sum(UsageTotal.objects.values_list("calls", flat=True)) == 6
     check()
     # Part rolled up, part in the tail.
@@ -238,6 +243,21 @@ def test_the_key_list_adds_the_tail_without_a_query_per_key(owner: User, group: 
         shown = shown_usage(api)
     assert [count for count, _ in shown.values()] == [3, 3]
     assert len(after.captured_queries) == len(before.captured_queries)
+
+
+def test_the_admin_shows_a_keys_use_with_the_calls_not_rolled_up_yet(owner: User, superuser: User) -> None:
+    key = store_user_key(owner)
+    call(owner, key)
+    rollup_usage(lag=NO_LAG)
+    last = call(owner, key)
+    admin = Client()
+    admin.force_login(superuser)
+    listing = admin.get(reverse("admin:byok_keys_providerkey_changelist")).content.decode()
+    page = admin.get(reverse("admin:byok_keys_providerkey_change", args=[key.pk])).content.decode()
+    shown = date_format(localtime(last.created_at), "DATETIME_FORMAT")
+    assert f'<td class="field-last_used">{shown}</td>' in listing
+    assert admin.get(reverse("admin:byok_keys_providerkey_changelist") + "?o=6").status_code == 200  # sorted by it
+    assert '<div class="readonly">2</div>' in page and f'<div class="readonly">{shown}</div>' in page
 
 
 def test_the_command_rolls_up_and_says_how_far(owner: User, settings: SettingsWrapper) -> None:
