@@ -18,9 +18,10 @@ class KeySource(models.TextChoices):
 class UsageRecord(models.Model):
     """One provider call (or failed attempt) made through the service. Never a secret or a prompt.
 
-    Written once and never updated: the ledger that every count and total is derived from."""
+    The ledger every count and total is derived from: written once, never updated (but for a deleted
+    key or group, which is cleared from it)."""
 
-    # The foreign keys' own indexes are the first column of the (…, id) indexes below.
+    # Each foreign key is indexed as the first column of a (…, id) index below, not on its own.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records", db_index=False
     )

@@ -4,8 +4,9 @@ A call writes its usage record, one INSERT and nothing else: no row lock and no 
 other callers, so calls on one shared group key never queue behind each other. The totals are
 derived: ``rollup_usage`` adds the records up to a watermark into ``UsageTotal`` and onto the keys
 (``ProviderKey.usage_count``/``last_used_at``), and every read adds the successful records past the
-watermark (the tail) in the same SQL statement as the rolled-up totals, so what a reader sees is exact
-whether the roll-up ran a moment ago, is running, or has not run for a while.
+watermark (the tail): in the same SQL statement as the rolled-up totals, or past each key's own
+watermark read with its counts. So what a reader sees is exact whether the roll-up ran a moment ago,
+is running, or has not run for a while.
 """
 
 from __future__ import annotations
