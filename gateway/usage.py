@@ -20,9 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     BigIntegerField,
-    BooleanField,
     Count,
-    ExpressionWrapper,
     F,
     Max,
     Q,
@@ -347,14 +345,8 @@ def user_usage(*, user: User, since: dt.date) -> UserUsage:
     since the start of the UTC day ``since``: one query over the totals and the tail."""
     sources = [KeySource.USER, KeySource.GROUP]
     start = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC)
-    rolled = UsageTotal.objects.filter(user=user, source__in=sources).annotate(
-        recent=ExpressionWrapper(Q(day__gte=since), output_field=BooleanField())
-    )
-    tail = (
-        _tail()
-        .filter(user=user, source__in=sources)
-        .annotate(recent=ExpressionWrapper(Q(created_at__gte=start), output_field=BooleanField()))
-    )
+    rolled = UsageTotal.objects.filter(user=user, source__in=sources).annotate(recent=Q(day__gte=since))
+    tail = _tail().filter(user=user, source__in=sources).annotate(recent=Q(created_at__gte=start))
     by_provider: dict[str, TokenTotals] = {}
     recent, tail_calls = TokenTotals(), 0
     for row in _rolled_sums(rolled, "provider", "recent").union(_tail_sums(tail, "provider", "recent"), all=True):
