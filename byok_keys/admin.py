@@ -14,7 +14,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.formats import localize
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -27,6 +29,7 @@ from byok_keys.admin_forms import (
     spec_of,
 )
 from byok_keys.models import ApiToken, ProviderKey
+from byok_keys.usage import with_usage
 from groups.admin_scoping import TeamScopedAdmin, managed_groups
 from groups.models import User
 from providers.validation import KeyStatus
@@ -57,7 +60,7 @@ class ProviderKeyAdmin(TeamScopedAdmin):
     team_can_add = True
     team_can_delete = True
     # Fits 1280 px without scrolling; the rest is on the key's page.
-    list_display = ("owner", "provider", "name", "last4", "status_badge", "last_used_at")
+    list_display = ("owner", "provider", "name", "last4", "status_badge", "last_used")
     list_filter = ("provider", "status")
     # Never the secret: it is not searchable.
     search_fields = ("key_id", "name", "user__username", "organization__slug")
@@ -67,8 +70,8 @@ class ProviderKeyAdmin(TeamScopedAdmin):
         "status",
         "status_reason",
         "last_validated_at",
-        "usage_count",
-        "last_used_at",
+        "usage",
+        "last_used",
         "created_at",
         "updated_at",
     )
@@ -125,9 +128,29 @@ class ProviderKeyAdmin(TeamScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("user", "organization")
 
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        with_usage(changelist.result_list)  # the page's keys, which its queryset keeps for the page
+        return changelist
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        key = super().get_object(request, object_id, from_field)
+        return with_usage([key])[0] if key is not None else None
+
     @admin.display(description="owner", ordering="organization__slug")
     def owner(self, obj: ProviderKey) -> str:
         return obj.owner_label
+
+    @admin.display(description="usage")
+    def usage(self, obj: ProviderKey) -> int:
+        return obj.current_usage_count
+
+    # Sorted by the time rolled up onto the key: at most one roll-up behind what is shown.
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj: ProviderKey) -> str | None:
+        # Formatted here: a key's page shows a method's value as it is (its list formats datetimes).
+        last = obj.current_last_used_at
+        return localize(localtime(last)) if last is not None else None
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: ProviderKey) -> str:

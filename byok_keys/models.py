@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -82,8 +84,16 @@ class ProviderKey(models.Model):
     invalid_checks = models.PositiveIntegerField(default=0, help_text="Consecutive checks that found it invalid.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The calls rolled up onto the key from the usage ledger (gateway.usage.rollup_usage), up to usage
+    # record #usage_rolled_up_to; the calls recorded since are not in them. Read a key's use with
+    # byok_keys.usage.with_usage(), which sets current_usage_count and current_last_used_at.
     last_used_at = models.DateTimeField(null=True, blank=True)
     usage_count = models.PositiveBigIntegerField(default=0)
+    usage_rolled_up_to = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="The last usage record counted in usage_count and last_used_at."
+    )
+    current_usage_count: int
+    current_last_used_at: datetime | None
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

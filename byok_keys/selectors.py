@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from byok_keys.models import ApiToken, ProviderKey
+from byok_keys.usage import with_usage
 from common.errors import NotFound
 from groups.models import Membership, Organization, User
 from providers.registry import all_adapter_classes
@@ -17,7 +18,8 @@ UNUSABLE_STATUSES = (ProviderKey.Status.INVALID, ProviderKey.Status.REVOKED, Pro
 
 @dataclass(frozen=True)
 class KeyListing:
-    """A key as a reader sees it: group keys with the usernames allowed to use them."""
+    """A key as a reader sees it (loaded ``with_usage``): group keys with the usernames allowed to use
+    them."""
 
     key: ProviderKey
     allowed_usernames: tuple[str, ...] = ()
@@ -112,6 +114,7 @@ def keys_overview(*, user: User) -> KeysOverview:
         .filter(organization__memberships__user=user, organization__memberships__accepted_at__isnull=False)
         .order_by("organization__slug", "provider")
     )
+    with_usage([*user_keys, *group_keys])  # one query for every key's use
     allowed = allowed_usernames(member=user)
     group_listings = [
         KeyListing(
@@ -163,7 +166,7 @@ def group_key_get(*, organization: Organization, provider: str) -> ProviderKey:
 
 def group_detail(*, organization: Organization) -> GroupDetail:
     members = Membership.objects.filter(organization=organization).select_related("user").order_by("user__username")
-    keys = group_keys_queryset().filter(organization=organization)
+    keys = with_usage(group_keys_queryset().filter(organization=organization))
     allowed = allowed_usernames(org_ids=[organization.pk])
     return GroupDetail(
         organization=organization,
@@ -173,9 +176,9 @@ def group_detail(*, organization: Organization) -> GroupDetail:
 
 
 def key_listing(key: ProviderKey) -> KeyListing:
-    """One key with its allowed usernames (group keys)."""
+    """One key with its use and its allowed usernames (group keys)."""
     allowed = allowed_usernames(key_ids=[key.pk]).get(key.pk, []) if key.organization_id else []
-    return KeyListing(key=key, allowed_usernames=tuple(allowed))
+    return KeyListing(key=with_usage([key])[0], allowed_usernames=tuple(allowed))
 
 
 def tokens_for_user(*, user: User) -> QuerySet[ApiToken]:

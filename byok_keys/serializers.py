@@ -110,9 +110,9 @@ class KeySerializer(serializers.Serializer):
     statusReason = serializers.CharField(source="key.status_reason")
     createdAt = IsoDateTime(source="key.created_at")
     updatedAt = IsoDateTime(source="key.updated_at")
-    lastUsedAt = IsoDateTime(source="key.last_used_at", allow_null=True)
+    lastUsedAt = IsoDateTime(source="key.current_last_used_at", allow_null=True)
     lastValidatedAt = IsoDateTime(source="key.last_validated_at", allow_null=True)
-    usageCount = serializers.IntegerField(source="key.usage_count")
+    usageCount = serializers.IntegerField(source="key.current_usage_count")
 
 
 class GroupKeySerializer(KeySerializer):

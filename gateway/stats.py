@@ -1,5 +1,5 @@
-"""``GET /api/byok/stats``: key counts from the vault, usage from the running totals (constant work
-however many usage records there are)."""
+"""``GET /api/byok/stats``: key counts from the vault, usage from the ledger's rolled-up totals and its
+short tail (``gateway.usage``: work that does not grow with the number of usage records)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from byok_keys.models import ProviderKey
-from gateway.usage import TokenTotals, usage_by_provider, usage_since
+from gateway.usage import TokenTotals, user_usage
 from groups.models import Membership, User
 
 
@@ -35,12 +35,11 @@ def key_stats(*, user: User) -> KeyStats:
     providers = set(ProviderKey.objects.filter(user=user).values_list("provider", flat=True)) | set(
         ProviderKey.objects.filter(organization_id__in=org_ids).values_list("provider", flat=True)
     )
+    usage = user_usage(user=user, since=timezone.now().date().replace(day=1))  # now() is UTC
     return KeyStats(
         user_keys=mine["n"] or 0,
         group_keys=groups["n"] or 0,
         providers=sorted(set(providers)),
-        by_provider=usage_by_provider(user=user),
-        this_month=usage_since(
-            user=user, since=timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        ),
+        by_provider=usage.by_provider,
+        this_month=usage.since,
     )

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, api_token_create, provider_key_set
+from byok_keys.usage import with_usage
 from groups.models import Membership, Organization, User
 from groups.services import membership_accept, membership_set
 
@@ -75,6 +76,12 @@ def join_group(*, owner: User, group: Organization, user: User, role: str = Memb
 def store_user_key(user: User, provider: str = "openai", raw: Any = OPENAI_KEY, **extra: Any) -> ProviderKey:
     """``user`` stores their own key through the service (validation goes through the provider mock)."""
     return provider_key_set(actor=user, owner=KeyOwner(user=user), provider=provider, raw=raw, **extra).key
+
+
+def shown_key(**lookup: Any) -> ProviderKey:
+    """A key as the API shows it: with ``current_usage_count`` and ``current_last_used_at`` (what was
+    rolled up onto it plus the usage ledger's tail)."""
+    return with_usage([ProviderKey.objects.get(**lookup)])[0]
 
 
 def store_group_key(

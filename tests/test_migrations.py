@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from byok_keys.models import ProviderKey
-from gateway.models import UsageRecord, UsageTotal
+from gateway.models import UsageRecord, UsageRollup, UsageTotal
 from groups.models import AuditEvent, Membership, Organization, User
 
 BEFORE_THE_MOVE = [("groups", "0002_invitations"), ("byok_keys", "0003_usage"), ("gateway", None)]
@@ -97,6 +97,10 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row() -> No
     )
     total = UsageTotal.objects.get()
     assert (total.user.username, total.calls, total.total_tokens) == ("mira", 1, 7)
+    # The totals were rebuilt per UTC day from the records, and the roll-up starts after the last one
+    # (the key's count already includes it).
+    assert total.day == record.created_at.date()
+    assert UsageRollup.objects.get().watermark == ProviderKey.objects.get().usage_rolled_up_to == record.pk
     assert ProviderKey.objects.get().key_id == "byok_user_openai_0001"
     assert Membership.objects.get().organization == Organization.objects.get(slug="acme")
     mira = User.objects.get(username="mira")

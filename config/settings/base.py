@@ -256,3 +256,10 @@ BYOK_RATE_LIMIT_KEY = env("BYOK_RATE_LIMIT_KEY", default="600/min")
 # API tokens and key resolution are held in each process for this long at most (0: read the database on
 # every call); any change to them is seen at once anyway, through a shared version (common/hotcache.py).
 BYOK_AUTH_CACHE_SECONDS = env.float("BYOK_AUTH_CACHE_SECONDS", default=30.0)
+# The usage ledger's roll-up (gateway.usage.rollup_usage; `manage.py byok_rollup_usage` every minute):
+# records younger than the lag (seconds) wait for the next run, so an insert still committing is never
+# skipped; a run rolls up this many records per transaction; a read that finds more calls than the
+# tail limit past the watermark rolls up one batch itself.
+BYOK_USAGE_ROLLUP_LAG = env.float("BYOK_USAGE_ROLLUP_LAG", default=2.0)
+BYOK_USAGE_ROLLUP_BATCH = env.int("BYOK_USAGE_ROLLUP_BATCH", default=50_000)
+BYOK_USAGE_ROLLUP_TAIL = env.int("BYOK_USAGE_ROLLUP_TAIL", default=10_000)

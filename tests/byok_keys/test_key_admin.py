@@ -340,7 +340,7 @@ def test_the_key_list_has_few_columns_with_a_status_badge(
         "column-name",
         "column-last4",
         "column-status_badge",
-        "column-last_used_at",
+        "column-last_used",
     ]
     key = two_keys[0]
     assert f'<span class="byok-status byok-status-unverified" title="{key.status_reason}">Unverified</span>' in page

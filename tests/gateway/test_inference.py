@@ -18,6 +18,7 @@ from tests.factories import (
     OPENAI_CHAT_URL,
     OPENAI_KEY,
     SYSTEM_OPENAI_KEY,
+    shown_key,
     store_group_key,
 )
 
@@ -90,9 +91,9 @@ def test_inference_counts_usage_on_the_key_and_in_stats(
     provider_mock.add(responses.POST, OPENAI_CHAT_URL, json=completion(prompt=10, completion_tokens=4))
     infer(api)
     infer(api, messages=[{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hi"}])
-    own_key.refresh_from_db()
-    assert own_key.usage_count == 2
-    assert own_key.last_used_at is not None
+    shown = shown_key(pk=own_key.pk)
+    assert shown.current_usage_count == 2
+    assert shown.current_last_used_at is not None
     record = UsageRecord.objects.filter(status="ok").first()
     assert record is not None and record.provider == "openai" and record.source == "user"
     stats = api.get("/api/byok/stats").json()["stats"]

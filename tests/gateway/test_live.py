@@ -13,10 +13,9 @@ import pytest
 import requests
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from byok_keys.models import ProviderKey
 from byok_keys.services import KeyOwner, api_token_create, provider_key_set
 from groups.models import User
-from tests.factories import join_group
+from tests.factories import join_group, shown_key
 from tests.fake_provider import FakeProvider
 
 pytestmark = [pytest.mark.real_http, pytest.mark.django_db(transaction=True)]
@@ -78,7 +77,7 @@ def test_openai_sdk_streaming(live_server: Any, fake: FakeProvider) -> None:
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 18
     upstream = [r for r in fake.requests if r["path"].endswith("/chat/completions")]
     assert upstream[-1]["body"]["stream"] is True
-    assert ProviderKey.objects.get(user=user).usage_count == 1
+    assert shown_key(user=user).current_usage_count == 1
 
 
 def test_openai_sdk_errors_and_models(live_server: Any, fake: FakeProvider) -> None:
@@ -134,11 +133,11 @@ def test_twenty_concurrent_callers_each_use_their_own_key(live_server: Any, fake
         username = request["body"]["messages"][-1]["content"].split("#")[0]
         assert request["authorization"] == f"Bearer {key_of[username]}", "a caller's request carried another key"
     for user, _, _ in callers:
-        assert ProviderKey.objects.get(user=user).usage_count == calls_each
+        assert shown_key(user=user).current_usage_count == calls_each
 
 
 def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_server: Any, fake: FakeProvider) -> None:
-    from gateway.models import UsageTotal
+    from gateway.usage import group_usage
     from groups.services import group_create
 
     owner = User.objects.create_user(username="boss", password="x")
@@ -172,11 +171,9 @@ def test_concurrent_calls_on_one_shared_group_key_lose_no_usage_update(live_serv
     for thread in threads:
         thread.join()
     assert statuses == [200] * 60
-    group_key.refresh_from_db()
-    assert group_key.usage_count == 60
-    totals = UsageTotal.objects.filter(organization=org, source="group")
-    assert sum(t.calls for t in totals) == 60
-    assert sum(t.total_tokens for t in totals) == 60 * 18
+    assert shown_key(pk=group_key.pk).current_usage_count == 60
+    usage = group_usage(organization=org)
+    assert (usage.total_calls, usage.total_tokens) == (60, 60 * 18)
 
 
 def _stream(live_server: Any, token: str, **headers: str) -> requests.Response:

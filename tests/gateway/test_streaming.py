@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from byok_keys.models import ProviderKey
 from gateway.models import UsageRecord
 from groups.models import User
 from providers.adapters.openai_compat import OpenAICompatibleAdapter
 from providers.chat import ChatChunk, UpstreamError, UpstreamStreamBroken
-from tests.factories import OPENAI_KEY, store_user_key
+from tests.factories import OPENAI_KEY, shown_key, store_user_key
 
 
 def stream_chat(api: APIClient) -> str:
@@ -48,7 +47,7 @@ def test_a_stream_that_breaks_off_ends_with_an_error_event_and_is_recorded_as_fa
     assert '"code":"upstream_error"' in body and "broke off" in body
     assert body.rstrip().endswith("data: [DONE]")
     assert UsageRecord.objects.get(provider_key=key).status == "upstream_stream_broken"
-    assert ProviderKey.objects.get(pk=key.pk).usage_count == 0
+    assert shown_key(pk=key.pk).current_usage_count == 0
 
 
 def test_an_error_in_the_middle_of_a_stream_is_sent_with_the_key_redacted(
@@ -83,4 +82,4 @@ def test_a_provider_stream_cut_after_an_error_event_ends_with_an_error_and_is_re
     assert '"finish_reason":"stop"' not in answer
     record = UsageRecord.objects.get(provider_key=key)
     assert record.status != "ok"
-    assert ProviderKey.objects.get(pk=key.pk).usage_count == 0
+    assert shown_key(pk=key.pk).current_usage_count == 0

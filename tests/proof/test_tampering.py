@@ -18,7 +18,14 @@ from byok_keys import vault
 from byok_keys.crypto import PREFIX, DecryptionError, Keyring
 from byok_keys.models import ProviderKey
 from groups.models import Organization, User
-from tests.factories import OPENAI_CHAT_URL, OPENAI_KEY, make_client, store_group_key, store_user_key
+from tests.factories import (
+    OPENAI_CHAT_URL,
+    OPENAI_KEY,
+    make_client,
+    shown_key,
+    store_group_key,
+    store_user_key,
+)
 
 OWN_SECRET = "sk-proj-" + "TamperOwn0000" * 3 + "T3BlbkFJ" + "OwnKeyOwnKey" * 2
 GROUP_SECRET = "sk-proj-" + "TamperGroup00" * 3 + "T3BlbkFJ" + "GroupKeyGrp1" * 2
@@ -144,8 +151,8 @@ def test_a_call_moves_on_to_the_next_key_without_using_the_tampered_one(
     # The provider saw exactly one call, with the group's key: nothing of the tampered one went out.
     sent = chat_requests(provider_mock)
     assert [request.headers["Authorization"] for request in sent] == [f"Bearer {GROUP_SECRET}"]
-    assert ProviderKey.objects.get(pk=tampered["own"].pk).usage_count == 0
-    assert ProviderKey.objects.get(pk=tampered["group_key"].pk).usage_count == 1
+    assert shown_key(pk=tampered["own"].pk).current_usage_count == 0
+    assert shown_key(pk=tampered["group_key"].pk).current_usage_count == 1
     assert_no_secret_material(text + "".join(f"{k}: {v}" for k, v in response.items()))
 
 
@@ -159,7 +166,7 @@ def test_a_tampered_key_alone_fails_the_call_and_nothing_is_sent(
     assert response.status_code != 200
     assert response.json()["success"] is False
     assert chat_requests(provider_mock) == []
-    assert ProviderKey.objects.get(pk=tampered["own"].pk).usage_count == 0
+    assert shown_key(pk=tampered["own"].pk).current_usage_count == 0
     assert_no_secret_material(response.content.decode())
 
 
