@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import reduce
 
-from django.db.models import Count
 from django.utils import timezone
 
 from byok_keys.models import ProviderKey
@@ -29,17 +28,15 @@ class KeyStats:
 
 def key_stats(*, user: User) -> KeyStats:
     org_ids = Membership.objects.active().filter(user=user).values("organization_id")
-    mine = ProviderKey.objects.filter(user=user).aggregate(n=Count("id"))
-    groups = ProviderKey.objects.filter(organization_id__in=org_ids).aggregate(n=Count("id"))
-    # Two indexed lookups (the per-owner unique indexes) instead of one OR that scans every key.
-    providers = set(ProviderKey.objects.filter(user=user).values_list("provider", flat=True)) | set(
-        ProviderKey.objects.filter(organization_id__in=org_ids).values_list("provider", flat=True)
-    )
+    # Two indexed lookups (the per-owner unique indexes) instead of one OR that scans every key; each
+    # gives both the count and the providers (an owner has one key per provider).
+    mine = list(ProviderKey.objects.filter(user=user).values_list("provider", flat=True))
+    groups = list(ProviderKey.objects.filter(organization_id__in=org_ids).values_list("provider", flat=True))
     usage = user_usage(user=user, since=timezone.now().date().replace(day=1))  # now() is UTC
     return KeyStats(
-        user_keys=mine["n"] or 0,
-        group_keys=groups["n"] or 0,
-        providers=sorted(set(providers)),
+        user_keys=len(mine),
+        group_keys=len(groups),
+        providers=sorted({*mine, *groups}),
         by_provider=usage.by_provider,
         this_month=usage.since,
     )

@@ -4,9 +4,9 @@ A call writes its usage record, one INSERT and nothing else: no row lock and no 
 other callers, so calls on one shared group key never queue behind each other. The totals are
 derived: ``rollup_usage`` adds the records up to a watermark into ``UsageTotal`` and onto the keys
 (``ProviderKey.usage_count``/``last_used_at``), and every read adds the successful records past the
-watermark (the tail): in the same SQL statement as the rolled-up totals, or past each key's own
-watermark read with its counts. So what a reader sees is exact whether the roll-up ran a moment ago,
-is running, or has not run for a while.
+watermark (the tail), past the watermark read in the same statement as the totals (or, for keys,
+each key's own, read with its counts). So what a reader sees is exact whether the roll-up ran a
+moment ago, is running, or has not run for a while.
 """
 
 from __future__ import annotations
@@ -243,21 +243,13 @@ def _roll_up_if_long(tail_calls: int) -> None:
         rollup_usage(max_batches=1)
 
 
-# ---- Reads: rolled-up totals + the tail, in one statement ---------------------------------------
+# ---- Reads: rolled-up totals + the tail ---------------------------------------------------------
 
 
-def _tail() -> QuerySet[UsageRecord]:
-    """The successful calls not rolled up yet: past the watermark as the reading statement itself sees
-    it (a subquery), so a roll-up that commits while a read runs is counted either in the totals or in
-    the tail, never in both or neither.
-
-    The watermark read just before is a bound too: it is never above the statement's (a watermark only
-    moves forward), and as a plain value it tells the planner how few records are past it, which the
-    subquery cannot (PostgreSQL would guess a third of the ledger and scan it)."""
-    watermark = Coalesce(
+def _watermark() -> Coalesce:
+    return Coalesce(
         Subquery(UsageRollup.objects.filter(pk=1).values("watermark")[:1]), 0, output_field=BigIntegerField()
     )
-    return UsageRecord.objects.filter(status="ok", id__gt=_current_watermark()).filter(id__gt=watermark).order_by()
 
 
 def key_usage_read(keys: Sequence[ProviderKey]) -> dict[int, KeyUsage]:
@@ -308,24 +300,34 @@ class TokenTotals:
         )
 
 
-def _rolled_sums(totals: QuerySet[UsageTotal], *group: str) -> QuerySet[UsageTotal, dict[str, Any]]:
-    return totals.values(*group).annotate(
-        calls=Sum("calls"),
-        prompt=Sum("prompt_tokens"),
-        completion=Sum("completion_tokens"),
-        total=Sum("total_tokens"),
-        in_tail=Value(False),
+def _rolled_and_tail(
+    totals: QuerySet[UsageTotal], records: QuerySet[UsageRecord], *group: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The sums of ``totals`` and of the successful ``records`` not rolled up yet, per ``group``: exact
+    together, in two statements. The first reads the totals with the watermark they include (one
+    snapshot), the second the records past that watermark, given as a plain value so the planner sees
+    how short that range is. A roll-up that commits in between changes neither: what it rolls up is
+    past that watermark, counted once. With no totals, nothing of theirs was rolled up: every record is
+    in the tail."""
+    rolled = list(
+        totals.annotate(watermark=_watermark())
+        .values(*group, "watermark")
+        .annotate(
+            calls=Sum("calls"),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            total=Sum("total_tokens"),
+        )
     )
-
-
-def _tail_sums(records: QuerySet[UsageRecord], *group: str) -> QuerySet[UsageRecord, dict[str, Any]]:
-    return records.values(*group).annotate(
-        calls=Count("id"),
-        prompt=Sum(_PROMPT),
-        completion=Sum(_COMPLETION),
-        total=Sum(_TOTAL),
-        in_tail=Value(True),
+    watermark = rolled[0]["watermark"] if rolled else 0
+    tail = list(
+        records.filter(status="ok", id__gt=watermark)
+        .order_by()
+        .values(*group)
+        .annotate(calls=Count("id"), prompt=Sum(_PROMPT), completion=Sum(_COMPLETION), total=Sum(_TOTAL))
     )
+    _roll_up_if_long(sum(row["calls"] for row in tail))
+    return rolled, tail
 
 
 def _totals(row: dict[str, Any]) -> TokenTotals:
@@ -342,21 +344,22 @@ class UserUsage:
 
 def user_usage(*, user: User, since: dt.date) -> UserUsage:
     """The caller's calls served by their own keys and by group keys on their behalf, per provider and
-    since the start of the UTC day ``since``: one query over the totals and the tail."""
+    since the start of the UTC day ``since``."""
     sources = [KeySource.USER, KeySource.GROUP]
     start = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC)
-    rolled = UsageTotal.objects.filter(user=user, source__in=sources).annotate(recent=Q(day__gte=since))
-    tail = _tail().filter(user=user, source__in=sources).annotate(recent=Q(created_at__gte=start))
+    rolled, tail = _rolled_and_tail(
+        UsageTotal.objects.filter(user=user, source__in=sources).annotate(recent=Q(day__gte=since)),
+        UsageRecord.objects.filter(user=user, source__in=sources).annotate(recent=Q(created_at__gte=start)),
+        "provider",
+        "recent",
+    )
     by_provider: dict[str, TokenTotals] = {}
-    recent, tail_calls = TokenTotals(), 0
-    for row in _rolled_sums(rolled, "provider", "recent").union(_tail_sums(tail, "provider", "recent"), all=True):
+    recent = TokenTotals()
+    for row in [*rolled, *tail]:
         totals = _totals(row)
         by_provider[row["provider"]] = by_provider.get(row["provider"], TokenTotals()) + totals
         if row["recent"]:
             recent += totals
-        if row["in_tail"]:
-            tail_calls += totals.calls
-    _roll_up_if_long(tail_calls)
     return UserUsage(by_provider=dict(sorted(by_provider.items())), since=recent)
 
 
@@ -377,21 +380,20 @@ class GroupUsage:
 
 
 def group_usage(*, organization: Organization) -> GroupUsage:
-    """Per-member use of the group's keys: one query over the totals and the tail."""
-    rolled = UsageTotal.objects.filter(organization=organization, source=KeySource.GROUP)
-    tail = _tail().filter(organization=organization, source=KeySource.GROUP)
-    group = ("user__username", "provider")
+    """Per-member use of the group's keys."""
+    rolled, tail = _rolled_and_tail(
+        UsageTotal.objects.filter(organization=organization, source=KeySource.GROUP),
+        UsageRecord.objects.filter(organization=organization, source=KeySource.GROUP),
+        "user__username",
+        "provider",
+    )
     members: dict[str, MemberUsage] = {}
-    tail_calls = 0
-    for row in _rolled_sums(rolled, *group).union(_tail_sums(tail, *group), all=True):
+    for row in [*rolled, *tail]:
         totals = _totals(row)
         member = members.setdefault(row["user__username"], MemberUsage(username=row["user__username"]))
         member.calls += totals.calls
         member.total_tokens += totals.total_tokens
         member.by_provider[row["provider"]] = member.by_provider.get(row["provider"], TokenTotals()) + totals
-        if row["in_tail"]:
-            tail_calls += totals.calls
-    _roll_up_if_long(tail_calls)
     ordered = [members[name] for name in sorted(members)]
     for member in ordered:
         member.by_provider = dict(sorted(member.by_provider.items()))
