@@ -11,11 +11,11 @@ Three targets get the same load from ``wrk`` (a Lua script posts the chat body):
   ``/stream/v1``: the service is restarted between the two modes), one user with a stored OpenAI key.
 
 For each mode (plain, stream), concurrency and repeat it prints p50, p99, requests/s, errors and the
-server processes' CPU per request, then medians over the repeats, the added p50 (gateway p50 − direct
+server processes' CPU per request, then medians over the repeats, the added p50 (gateway p50 - direct
 p50, the same run) and the ratios ours/LiteLLM, and the targets (pass/miss): at c=1 our added p50 ≤ ¼ of
-LiteLLM's; at c=16 ≥ 4× LiteLLM's throughput; no errors at c=64.
+LiteLLM's; at c=16 ≥ 4x LiteLLM's throughput; no errors at c=64.
 
-    .venv/bin/python bench/bench_gateway.py                       # full: c=1,16,64, 3 × 10 s each
+    .venv/bin/python bench/bench_gateway.py                       # full: c=1,16,64, 3 x 10 s each
     .venv/bin/python bench/bench_gateway.py --quick --no-litellm  # a few seconds
 
 Needs nginx and wrk (apt-get install nginx-light wrk), PostgreSQL (--database-url; the database is
@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._support import (  # noqa: E402
+from bench._support import (
     DEFAULT_PG_ADMIN,
     DEFAULT_REDIS_URL,
     LITELLM_VERSION,
@@ -163,9 +163,16 @@ http {{
         path = self.workdir / "nginx.conf"
         path.write_text(conf)
         log = self.workdir / "nginx-error.log"
-        self.process = subprocess.Popen(  # noqa: S603
-            [require_tool("nginx", hint="apt-get install nginx-light"), "-p", str(self.workdir), "-c", str(path),
-             "-e", str(log)],
+        self.process = subprocess.Popen(
+            [
+                require_tool("nginx", hint="apt-get install nginx-light"),
+                "-p",
+                str(self.workdir),
+                "-c",
+                str(path),
+                "-e",
+                str(log),
+            ],
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -348,8 +355,10 @@ def main() -> None:
         workdir=WORKDIR,
         workers=args.workers,
     )
-    print(f"nginx {subprocess.run(['nginx', '-v'], capture_output=True, text=True).stderr.strip()}; "
-          f"{subprocess.run(['wrk', '-v'], capture_output=True, text=True).stdout.splitlines()[0]}")
+    print(
+        f"nginx {subprocess.run(['nginx', '-v'], capture_output=True, text=True).stderr.strip()}; "
+        f"{subprocess.run(['wrk', '-v'], capture_output=True, text=True).stdout.splitlines()[0]}"
+    )
     print(f"ours: make serve-prod → {serve_prod_command()} ({args.workers} workers)")
     print(f"ours: database {args.database_url.split('@')[-1]}, cache {args.redis_url or 'local memory'}")
     print(f"litellm: {litellm_version or 'skipped (--no-litellm)'}")
@@ -364,11 +373,17 @@ def main() -> None:
             targets = [Target("direct", f"{nginx.url}/{mode}/v1/chat/completions", "gpt-4o-mini", "", nginx.pid)]
             if not args.no_litellm:
                 targets.append(
-                    Target("litellm", f"{litellm.url}/v1/chat/completions", f"bench-{mode}", litellm.master_key,
-                           litellm.pid)
+                    Target(
+                        "litellm",
+                        f"{litellm.url}/v1/chat/completions",
+                        f"bench-{mode}",
+                        litellm.master_key,
+                        litellm.pid,
+                    )
                 )
-            targets.append(Target("ours", f"{ours.url}/v1/chat/completions", "openai/gpt-4o-mini", ours.token,
-                                  ours.pid))
+            targets.append(
+                Target("ours", f"{ours.url}/v1/chat/completions", "openai/gpt-4o-mini", ours.token, ours.pid)
+            )
             for target in targets:
                 check_answer(target, mode)
             for concurrency in concurrencies:
@@ -389,8 +404,14 @@ def main() -> None:
     summary = report(runs, modes, concurrencies, with_litellm=not args.no_litellm)
     write_json(
         args.json,
-        {"machine": info, "litellm": litellm_version, "serve_prod": serve_prod_command(), "args": vars(args),
-         "runs": [asdict(r) for r in runs], "summary": summary},
+        {
+            "machine": info,
+            "litellm": litellm_version,
+            "serve_prod": serve_prod_command(),
+            "args": vars(args),
+            "runs": [asdict(r) for r in runs],
+            "summary": summary,
+        },
     )
 
 
@@ -411,30 +432,44 @@ def report(runs: list[Run], modes: list[str], concurrencies: list[int], *, with_
                 p50 = med(mode, c, name, "p50_ms")
                 added[name] = p50 - direct_p50 if name != "direct" else float("nan")
                 rows.append(
-                    [mode, str(c), name, p50, med(mode, c, name, "p99_ms"), med(mode, c, name, "rps"),
-                     str(errors(mode, c, name)), med(mode, c, name, "cpu_ms_per_request"),
-                     "-" if name == "direct" else added[name]]
+                    [
+                        mode,
+                        str(c),
+                        name,
+                        p50,
+                        med(mode, c, name, "p99_ms"),
+                        med(mode, c, name, "rps"),
+                        str(errors(mode, c, name)),
+                        med(mode, c, name, "cpu_ms_per_request"),
+                        "-" if name == "direct" else added[name],
+                    ]
                 )
                 summary[f"{mode}/c{c}/{name}"] = {
-                    "p50_ms": p50, "p99_ms": med(mode, c, name, "p99_ms"), "rps": med(mode, c, name, "rps"),
-                    "errors": errors(mode, c, name), "cpu_ms_per_request": med(mode, c, name, "cpu_ms_per_request"),
+                    "p50_ms": p50,
+                    "p99_ms": med(mode, c, name, "p99_ms"),
+                    "rps": med(mode, c, name, "rps"),
+                    "errors": errors(mode, c, name),
+                    "cpu_ms_per_request": med(mode, c, name, "cpu_ms_per_request"),
                     "added_p50_ms": added[name],
                 }
             if with_litellm:
                 ratio_rows.append(
-                    [mode, str(c), added["ours"] / added["litellm"] if added["litellm"] else float("nan"),
-                     med(mode, c, "ours", "rps") / med(mode, c, "litellm", "rps"),
-                     med(mode, c, "ours", "cpu_ms_per_request") / med(mode, c, "litellm", "cpu_ms_per_request"),
-                     med(mode, c, "ours", "rps") / med(mode, c, "direct", "rps")]
+                    [
+                        mode,
+                        str(c),
+                        added["ours"] / added["litellm"] if added["litellm"] else float("nan"),
+                        med(mode, c, "ours", "rps") / med(mode, c, "litellm", "rps"),
+                        med(mode, c, "ours", "cpu_ms_per_request") / med(mode, c, "litellm", "cpu_ms_per_request"),
+                    ]
                 )
     print_table(
         ["mode", "c", "target", "p50 ms", "p99 ms", "req/s", "errors", "cpu ms/req", "added p50 ms"],
         rows,
-        title="Medians over the repeats (errors: the sum); added p50 = gateway p50 − direct p50, same run",
+        title="Medians over the repeats (errors: the sum); added p50 = gateway p50 - direct p50, same run",
     )
     if ratio_rows:
         print_table(
-            ["mode", "c", "added p50 ours/litellm", "req/s ours/litellm", "cpu/req ours/litellm", "req/s ours/direct"],
+            ["mode", "c", "added p50 ours/litellm", "req/s ours/litellm", "cpu/req ours/litellm"],
             ratio_rows,
             title="Ratios (same run)",
         )
@@ -450,7 +485,7 @@ def report(runs: list[Run], modes: list[str], concurrencies: list[int], *, with_
             ok = None
             if with_litellm:
                 ok = summary[f"{mode}/c16/ours"]["rps"] >= 4 * summary[f"{mode}/c16/litellm"]["rps"]
-            targets.append([mode, "c=16: our req/s ≥ 4× LiteLLM's", verdict(ok)])
+            targets.append([mode, "c=16: our req/s ≥ 4x LiteLLM's", verdict(ok)])
             summary[f"target/{mode}/c16_throughput"] = verdict(ok)
         if 64 in concurrencies:
             ok = summary[f"{mode}/c64/ours"]["errors"] == 0
