@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._support import (  # noqa: E402
+from bench._support import (
     DEFAULT_PG_ADMIN,
     DEFAULT_REDIS_URL,
     VAR,
@@ -32,7 +32,7 @@ from bench._support import (  # noqa: E402
     print_machine,
     running,
 )
-from bench.bench_gateway import Nginx  # noqa: E402
+from bench.bench_gateway import Nginx
 
 WORKDIR = VAR / "bench-profile"
 
