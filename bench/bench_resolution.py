@@ -5,17 +5,17 @@ every key is really sealed with AES-256-GCM by ``byok_keys.vault``), then times 
 entry point (``gateway.resolution.resolve_or_raise`` by default, ``--entry module:function`` for another
 one, e.g. a cached entry point) for a sample of users and providers:
 
-- **cold**: the first call for each sampled user after the cache was cleared;
-- **warm**: the same calls again (several rounds, shuffled);
+- **cold**: the first call for each sampled user after the cache was emptied (``--repeats`` passes);
+- **warm**: the same calls again (``--rounds`` shuffled passes after each cold one);
 - **queries**: SQL statements of a cold and of a warm call (``CaptureQueriesContext``), at a tenth of the
   data and at the full size, to show the count does not grow with the data.
 
 Targets: warm p50 < 1 ms and p99 < 3 ms; cold query count the same at both sizes.
 
 Data: each user is an accepted member of 3 groups (the first is their default group) and has 2 own keys
-(openai, anthropic); each group has 10 keys (openai, anthropic and 8 more providers), one in five
-restricted to 5 of its members. A sampled call asks for one of those 10 providers, so a call may find
-an own key and up to 3 group keys.
+(openai, anthropic); each group has 10 keys (openai, anthropic and 8 more providers); in every other
+group the openai and anthropic keys are restricted to 5 of its members. A sampled call asks for one
+of those 10 providers, so a call finds an own key and up to 3 group keys, or up to 3 group keys.
 
     .venv/bin/python bench/bench_resolution.py              # PostgreSQL (DATABASE_URL, else 127.0.0.1)
     .venv/bin/python bench/bench_resolution.py --quick      # 200 users, a few seconds
@@ -68,7 +68,7 @@ GROUP_PROVIDERS = [
 ]
 OWN_PROVIDERS = ["openai", "anthropic"]
 GROUPS_PER_USER = 3
-RESTRICTED_EVERY = 5  # one group key in five is restricted to a few members
+RESTRICTED_EVERY = 2  # in every other group, the openai and anthropic keys are restricted to a few members
 ALLOWED_PER_RESTRICTED = 5
 DEFAULT_ENTRY = "gateway.resolution:resolve_or_raise"
 
@@ -78,7 +78,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=1_000)
     parser.add_argument("--samples", type=int, default=2_000, help="users timed per size (cold, then warm)")
-    parser.add_argument("--rounds", type=int, default=5, help="warm rounds over the sampled calls")
+    parser.add_argument("--repeats", type=int, default=3, help="cold passes (cache emptied before each)")
+    parser.add_argument("--rounds", type=int, default=5, help="warm passes after each cold one")
     parser.add_argument("--entry", default=DEFAULT_ENTRY, help="module:function taking user=, provider=")
     parser.add_argument(
         "--database-url",
@@ -91,7 +92,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=VAR / "bench-resolution" / "results.json")
     args = parser.parse_args()
     if args.quick:
-        args.users, args.groups, args.samples, args.rounds = 200, 20, 100, 3
+        args.users, args.groups, args.samples, args.rounds, args.repeats = 200, 20, 100, 2, 1
     if args.cache_url is None:
         args.cache_url = DEFAULT_REDIS_URL if redis_reachable(DEFAULT_REDIS_URL) else ""
     os.environ["DATABASE_URL"] = args.database_url
@@ -188,8 +189,9 @@ def load(*, first_user: int, users: int, first_group: int, groups: int, rng: ran
             )
     restricted: list[tuple[int, list[int]]] = []
     for index, org in enumerate(orgs):
-        for n, provider in enumerate(GROUP_PROVIDERS):
-            limited = (index * len(GROUP_PROVIDERS) + n) % RESTRICTED_EVERY == 0 and members.get(org.pk)
+        for provider in GROUP_PROVIDERS:
+            # Restricted keys only where every user also has an own key, so every sampled call finds one.
+            limited = provider in OWN_PROVIDERS and index % RESTRICTED_EVERY == 0 and members.get(org.pk)
             keys.append(
                 ProviderKey(
                     key_id=f"byok_group_{provider}_{org.pk:012x}",
@@ -241,12 +243,13 @@ def measure(args: argparse.Namespace, label: str, rng: random.Random) -> dict[st
             raise AssertionError(f"no key resolved for {user.username}/{provider}")
         return elapsed
 
-    cache.clear()
-    cold = [timed(user, provider) for user, provider in calls]
-    warm: list[float] = []
-    for _ in range(args.rounds):
-        rng.shuffle(calls)
-        warm.extend(timed(user, provider) for user, provider in calls)
+    cold_rounds, warm_rounds = [], []
+    for _ in range(args.repeats):
+        cache.clear()  # cold: the first call for each user since the cache was emptied
+        cold_rounds.append([timed(user, provider) for user, provider in calls])
+        for _ in range(args.rounds):
+            rng.shuffle(calls)
+            warm_rounds.append([timed(user, provider) for user, provider in calls])
     cache.clear()
     cold_queries, warm_queries = [], []
     for user, provider in counted:
@@ -262,11 +265,12 @@ def measure(args: argparse.Namespace, label: str, rng: random.Random) -> dict[st
         "keys": ProviderKey.objects.count(),
         "groups": Organization.objects.count(),
         "calls": len(calls),
-        "cold_p50_ms": percentile(cold, 50),
-        "cold_p99_ms": percentile(cold, 99),
-        "warm_p50_ms": percentile(warm, 50),
-        "warm_p99_ms": percentile(warm, 99),
-        "warm_mean_ms": sum(warm) / len(warm),
+        "cold_p50_ms": median(percentile(r, 50) for r in cold_rounds),
+        "cold_p99_ms": median(percentile(r, 99) for r in cold_rounds),
+        "warm_p50_ms": median(percentile(r, 50) for r in warm_rounds),
+        "warm_p99_ms": median(percentile(r, 99) for r in warm_rounds),
+        "warm_p50_runs_ms": [percentile(r, 50) for r in warm_rounds],
+        "warm_p99_runs_ms": [percentile(r, 99) for r in warm_rounds],
         "cold_queries": sorted(set(cold_queries)),
         "cold_queries_median": median(cold_queries),
         "warm_queries": sorted(set(warm_queries)),
@@ -326,7 +330,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
             for s in sizes
         ],
-        title=f"Key resolution ({args.entry}), per call",
+        title=f"Key resolution ({args.entry}), per call: medians of each pass's p50/p99",
     )
     full, small = sizes[1], sizes[0]
     targets = {

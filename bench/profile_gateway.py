@@ -86,8 +86,10 @@ def main() -> None:
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats(args.sort).print_stats(args.top)
         print(stream.getvalue())
-        print(f"{args.calls} calls ({args.mode}) in process: {cpu * 1000 / args.calls:.2f} ms CPU per call "
-              "(under cProfile, which inflates it)")
+        print(
+            f"{args.calls} calls ({args.mode}) in process: {cpu * 1000 / args.calls:.2f} ms CPU per call "
+            "(under cProfile, which inflates it)"
+        )
 
 
 if __name__ == "__main__":
