@@ -20,7 +20,7 @@ run: install
 	@mkdir -p var
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py migrate --no-input
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py bootstrap_local --url http://$(HOST):$(PORT)
-	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/uvicorn config.asgi:application --reload --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -32,9 +32,9 @@ lint: install
 	$(BIN)/bandit -q -r byok_keys common config gateway groups providers web -c pyproject.toml
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
-# Production-style serving (see README): gunicorn with threaded workers.
+# Production serving (see README): gunicorn with uvicorn workers on the ASGI app.
 serve-prod: install
-	DJANGO_SETTINGS_MODULE=config.settings.production $(BIN)/gunicorn -c gunicorn.conf.py config.wsgi
+	DJANGO_SETTINGS_MODULE=config.settings.production $(BIN)/gunicorn -c gunicorn.conf.py config.asgi:application
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

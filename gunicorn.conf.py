@@ -1,5 +1,9 @@
-"""gunicorn settings: threaded workers, because LLM calls are slow I/O and a sync worker per call
-would stall. Every value can be overridden with the environment variables below."""
+"""gunicorn settings for ``make serve-prod``: uvicorn workers running the ASGI app (``config.asgi``).
+
+The inference endpoints are async, so an open LLM call (seconds; a stream, minutes) holds neither a
+thread nor a database connection: one worker per core serves thousands of open calls. Every value can
+be overridden with the environment variables below; the README explains the sizing.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,14 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-worker_class = "gthread"
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-# Each thread may hold a database connection: workers x threads must stay well inside PostgreSQL's
-# max_connections (5 x 4 = 20 by default on 2 cores; see the README). The pool is as large as this.
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# Above BYOK_INFERENCE_TIMEOUT, so a slow provider call finishes before the worker is killed.
+# uvicorn with uvloop and httptools (both installed), one event loop per worker process.
+worker_class = "uvicorn_worker.UvicornWorker"
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+# Above BYOK_UPSTREAM_FIRST_BYTE_TIMEOUT: a worker that answers no heartbeat this long is restarted.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "180"))
 graceful_timeout = 30
 keepalive = 5
+backlog = 2048
 accesslog = "-"
 # The access log never carries the Authorization header, and the masking filter hides query strings.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'

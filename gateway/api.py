@@ -12,15 +12,16 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from adrf.views import APIView as AsyncAPIView
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from byok_keys import selectors as key_selectors
 from common.api import ByokAPIView, parse_body
@@ -87,7 +88,19 @@ def _parse(serializer_cls: Any, request: Request) -> Any:
     return serializer.validated_data
 
 
-class InferenceView(APIView):
+class GatewayView(AsyncAPIView):
+    """An async view (adrf): the provider call is awaited, so under ASGI an open call holds neither a
+    thread nor a database connection. Authentication runs in the request's thread, which then hands
+    its connection back."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().initial(request, *args, **kwargs)
+        finally:
+            services.release_connection()
+
+
+class InferenceView(GatewayView):
     def get_exception_handler(self) -> Any:
         return inference_exception_handler
 
@@ -99,9 +112,9 @@ class InferenceView(APIView):
         request=InferenceInput,
         responses=responses(InferenceSerializer, extra=(429, 502, 504)),
     )
-    def post(self, request: Request) -> Response:
+    async def post(self, request: Request) -> Response:
         call = _parse(InferenceInput, request)
-        outcome = services.chat(user=_caller(request), call=call)
+        outcome = await services.chat(user=_caller(request), call=call)
         return Response(render(InferenceSerializer, outcome), headers=services.served_headers(outcome.served_by))
 
 
@@ -148,7 +161,7 @@ class EventStreamRenderer(JSONRenderer):
     media_type = "text/event-stream"
 
 
-class OpenAIView(APIView):
+class OpenAIView(GatewayView):
     renderer_classes = [JSONRenderer, EventStreamRenderer]
 
     def get_exception_handler(self) -> Any:
@@ -172,28 +185,33 @@ class ChatCompletionsView(OpenAIView):
         request=ChatCompletionInput,
         responses={200: ChatCompletionSerializer, **openai_errors(400, 401, 404, 429, 502, 504)},
     )
-    def post(self, request: Request) -> Any:
+    async def post(self, request: Request) -> Any:
         parsed: CompletionCall = _parse(ChatCompletionInput, request)
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
         created = int(time.time())
         if parsed.stream:
-            stream = services.chat_streamed(user=_caller(request), call=parsed.call)
-            response = StreamingHttpResponse(
-                _sse(stream.chunks, parsed, completion_id, created), content_type="text/event-stream"
-            )
+            stream = await services.chat_streamed(user=_caller(request), call=parsed.call)
+            events: Any = _sse(stream.chunks, parsed, completion_id, created)
+            if not isinstance(request._request, ASGIRequest):
+                # Under WSGI (a WSGI server, the test client) the event loop that opened the provider's
+                # stream ends with this view: read it to the end here. Streaming needs ASGI.
+                events = iter([event async for event in events])
+            response = StreamingHttpResponse(events, content_type="text/event-stream")
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             for name, value in services.served_headers(stream.served_by).items():
                 response[name] = value
             return response
-        outcome = services.chat(user=_caller(request), call=parsed.call)
+        outcome = await services.chat(user=_caller(request), call=parsed.call)
         completion = Completion(id=completion_id, created=created, model=parsed.public_model, outcome=outcome)
         return Response(
             render(ChatCompletionSerializer, completion), headers=services.served_headers(outcome.served_by)
         )
 
 
-def _sse(chunks: Iterator[ChatChunk], parsed: CompletionCall, completion_id: str, created: int) -> Iterator[bytes]:
+async def _sse(
+    chunks: AsyncIterator[ChatChunk], parsed: CompletionCall, completion_id: str, created: int
+) -> AsyncIterator[bytes]:
     """OpenAI's ``chat.completion.chunk`` events for a stream of chunks."""
 
     def event(payload: dict[str, Any]) -> bytes:
@@ -206,7 +224,7 @@ def _sse(chunks: Iterator[ChatChunk], parsed: CompletionCall, completion_id: str
     usage = None
     finish: str | None = None
     try:
-        for chunk in chunks:
+        async for chunk in chunks:
             usage = chunk.usage or usage
             finish = chunk.openai_finish_reason or finish
             if chunk.text:

@@ -1,18 +1,22 @@
 """Calling a provider with the resolved keys: failover, key status updates and usage accounting.
 
-No database transaction is open while a provider is called; each write below owns a short one.
+The calls are coroutines for the async inference views: a provider call is awaited on the event loop
+(httpx), so an open call holds no thread. No database transaction is open while a provider is called;
+each write below owns a short one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ParamSpec, TypeVar
 
-import requests
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 
 from byok_keys import services as key_services
 from byok_keys.crypto import DecryptionError
@@ -29,12 +33,37 @@ from providers.chat import (
     ChatRequest,
     ChatResult,
     UpstreamError,
+    UpstreamStreamBroken,
     Usage,
 )
 from providers.registry import get_adapter_class
 from providers.validation import KeyStatus, ValidationResult
 
 logger = logging.getLogger("byok.gateway")
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def in_thread(function: Callable[P, T]) -> Callable[P, Awaitable[T]]:
+    """``function`` (database or cache work) run from the event loop in the request's thread, which
+    then hands its database connection back to the pool: an open call (a stream lasting minutes)
+    holds no connection, so a few pooled connections serve thousands of open calls."""
+
+    def run_and_release(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            release_connection()
+
+    return sync_to_async(run_and_release)
+
+
+def release_connection() -> None:
+    """Return this thread's connection to the pool (production on PostgreSQL), unless a transaction is
+    open (a test's, for instance). Without a pool the connection stays until the request ends, as
+    Django does: closing it would mean a new connection per step."""
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
 
 
 @dataclass(frozen=True)
@@ -95,7 +124,7 @@ class ChatOutcome:
 
 @dataclass
 class StreamOutcome:
-    chunks: Iterator[ChatChunk]
+    chunks: AsyncIterator[ChatChunk]
     served_by: KeyCandidate
     attempts: list[Attempt] = field(default_factory=list)
 
@@ -187,28 +216,31 @@ DECRYPTION_FAILED = ServiceError(
 )
 
 
-def _attempts(
+async def _attempts(
     *,
     user: User,
     request: ChatRequest,
     candidates: tuple[KeyCandidate, ...],
-    call: Any,
+    call: Callable[[ProviderAdapter, float], Awaitable[T]],
     origin: CallOrigin = CallOrigin(),
-) -> tuple[Any, KeyCandidate, ProviderAdapter, list[Attempt]]:
-    """Try ``call(adapter)`` with each candidate in order until one succeeds or failover must stop.
-    Every attempt is listed and recorded."""
+) -> tuple[T, KeyCandidate, ProviderAdapter, list[Attempt]]:
+    """Try ``call(adapter, deadline)`` with each candidate in order until one succeeds or failover must
+    stop. Every attempt is listed and recorded. Runs on the event loop: the database and cache work
+    of an attempt (its key's rate limit, a status change, the usage record) goes to the request's
+    thread with ``sync_to_async``; the provider call is awaited, so it holds no thread."""
     attempts: list[Attempt] = []
     failover = settings.BYOK_FAILOVER
+    loop = asyncio.get_running_loop()
     for index, candidate in enumerate(candidates):
         last = index == len(candidates) - 1 or not failover
         started = time.monotonic()
         adapter: ProviderAdapter | None = None
         error: ServiceError | UpstreamError
         try:
-            key_rate_limit(candidate)
+            await in_thread(key_rate_limit)(candidate)
             adapter = candidate.make_adapter()
             with adapter.scrubbed_errors():
-                value = call(adapter)
+                value = await call(adapter, loop.time() + settings.BYOK_UPSTREAM_TOTAL_TIMEOUT)
         except ServiceError as exc:  # this key's own rate limit, or a vanished system key
             error = exc
             attempts.append(Attempt(candidate, exc.code, _ms(started), message=exc.message))
@@ -216,7 +248,7 @@ def _attempts(
             # The detail (which master key) is for the operator's logs, not for the caller.
             logger.exception("cannot decrypt %s", candidate.key_id)
             if candidate.key is not None:
-                key_services.provider_key_mark_undecryptable(key=candidate.key)
+                await in_thread(key_services.provider_key_mark_undecryptable)(key=candidate.key)
             error = DECRYPTION_FAILED
             attempts.append(Attempt(candidate, DECRYPTION_FAILED.code, _ms(started), message=DECRYPTION_FAILED.message))
         except UpstreamError as exc:
@@ -225,13 +257,15 @@ def _attempts(
                 exc.args = (exc.message,)
             error = exc
             attempts.append(Attempt(candidate, exc.code, _ms(started), exc.upstream_status, exc.message))
-            _update_key_status(candidate, exc)
+            await in_thread(_update_key_status)(candidate, exc)
             if not exc.failover:
                 last = True
         else:
             assert adapter is not None
             return value, candidate, adapter, [*attempts, Attempt(candidate, "ok", _ms(started))]
-        _record(user, request, candidate, attempts[-1].status, attempts[-1].latency_ms, origin=origin)
+        await in_thread(_record)(
+            user, request, candidate, attempts[-1].status, attempts[-1].latency_ms, origin=origin
+        )
         if last:
             raise GatewayError(error, attempts)
         metrics.FAILOVERS.labels(provider=candidate.provider).inc()
@@ -247,88 +281,72 @@ def _candidates(*, user: User, call: ChatCall) -> tuple[KeyCandidate, ...]:
     return tuple(resolution.resolve_or_raise(user=user, provider=call.provider, group_slug=call.group))
 
 
-def chat(*, user: User, call: ChatCall) -> ChatOutcome:
+async def chat(*, user: User, call: ChatCall) -> ChatOutcome:
     """The whole call: the caller's rate limit, key resolution, the provider call with failover, and
     accounting for every attempt."""
-    return chat_complete(
-        user=user, candidates=_candidates(user=user, call=call), request=call.request, origin=call.origin
-    )
-
-
-def chat_streamed(*, user: User, call: ChatCall) -> StreamOutcome:
-    """``chat`` streamed: failover happens before the first chunk; usage is recorded at the end."""
-    return chat_stream(
-        user=user, candidates=_candidates(user=user, call=call), request=call.request, origin=call.origin
-    )
-
-
-def chat_complete(
-    *,
-    user: User,
-    candidates: tuple[KeyCandidate, ...],
-    request: ChatRequest,
-    origin: CallOrigin = CallOrigin(),
-) -> ChatOutcome:
     started = time.monotonic()
-    result, served, _, attempts = _attempts(
-        user=user, request=request, candidates=candidates, call=lambda adapter: adapter.chat(request), origin=origin
-    )
-    _record(user, request, served, "ok", attempts[-1].latency_ms, result.usage, origin=origin)
-    return ChatOutcome(result=result, served_by=served, attempts=attempts, latency_ms=_ms(started))
-
-
-def chat_stream(
-    *,
-    user: User,
-    candidates: tuple[KeyCandidate, ...],
-    request: ChatRequest,
-    origin: CallOrigin = CallOrigin(),
-) -> StreamOutcome:
-    """Start a streamed chat. Failover happens before the first chunk; usage is recorded when the
-    stream ends (with the provider's final usage where it reports one). A stream that breaks off is
-    recorded as failed and ends with an ``UpstreamError`` (never the raw network error)."""
-    started = time.monotonic()
-    chunks, served, adapter, attempts = _attempts(
+    candidates = await in_thread(_candidates)(user=user, call=call)
+    request = call.request
+    result, served, _, attempts = await _attempts(
         user=user,
         request=request,
         candidates=candidates,
-        call=lambda adapter: adapter.stream_chat(request),
+        call=lambda adapter, deadline: adapter.achat(request, deadline=deadline),
+        origin=call.origin,
+    )
+    await in_thread(_record)(user, request, served, "ok", attempts[-1].latency_ms, result.usage, origin=call.origin)
+    return ChatOutcome(result=result, served_by=served, attempts=attempts, latency_ms=_ms(started))
+
+
+async def chat_streamed(*, user: User, call: ChatCall) -> StreamOutcome:
+    """``chat`` streamed. Failover happens before the first chunk; usage is recorded when the stream
+    ends (with the provider's final usage where it reports one). A stream that breaks off is recorded
+    as failed and ends with an ``UpstreamError``; a caller who goes away closes the provider's stream
+    at once and is recorded as ``client_disconnected``."""
+    started = time.monotonic()
+    candidates = await in_thread(_candidates)(user=user, call=call)
+    request, origin = call.request, call.origin
+    chunks, served, adapter, attempts = await _attempts(
+        user=user,
+        request=request,
+        candidates=candidates,
+        call=lambda adapter, deadline: adapter.astream_chat(request, deadline=deadline),
         origin=origin,
     )
 
-    def accounted() -> Iterator[ChatChunk]:
+    async def accounted() -> AsyncIterator[ChatChunk]:
         usage: Usage | None = None
         status = "ok"
         first_token_ms: int | None = None
         metrics.OPEN_STREAMS.inc()
         try:
             with adapter.scrubbed_errors():
-                for chunk in chunks:
+                async for chunk in chunks:
                     if chunk.usage is not None:
                         usage = chunk.usage
                     if first_token_ms is None and chunk.text:
                         first_token_ms = _ms(started)
                     yield chunk
         except UpstreamError as exc:
-            status = exc.code
+            status = "upstream_stream_broken" if isinstance(exc, UpstreamStreamBroken) else exc.code
             exc.message = adapter.redact(exc.message)
             exc.args = (exc.message,)
             raise
-        except requests.RequestException:
-            status = "upstream_stream_broken"
-            raise UpstreamError(f"The stream from {adapter.spec.name} broke off.") from None
-        except GeneratorExit:
+        except (GeneratorExit, asyncio.CancelledError):
             # The caller went away: close the provider's stream now instead of reading it to its end.
             status = "client_disconnected"
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            await chunks.aclose()
             raise
         except Exception:
             status = "server_error"
             raise
         finally:
             metrics.OPEN_STREAMS.dec()
-            _record(user, request, served, status, _ms(started), usage, origin=origin, first_token_ms=first_token_ms)
+            # Shielded: a disconnect cancels this task, and what was served must still be recorded.
+            await asyncio.shield(
+                in_thread(_record)(
+                    user, request, served, status, _ms(started), usage, origin=origin, first_token_ms=first_token_ms
+                )
+            )
 
     return StreamOutcome(chunks=accounted(), served_by=served, attempts=attempts)

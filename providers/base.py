@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import httpx
 import requests
 
 from common.masking import redact_values
-from providers import chat
+from providers import chat, http
 from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamBadRequest
 from providers.http import OutboundRequest, ProviderHTTPError
 from providers.settings import base_url_env_var, effective_base_url
@@ -446,17 +447,59 @@ class ProviderAdapter:
     # Whether ``stream_chat`` streams from the provider (otherwise the answer is one chunk).
     streams: ClassVar[bool] = False
 
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
+        """The provider's chat request (``stream``: ask for a streamed answer; only when ``streams``)."""
+        raise UpstreamBadRequest(f"{self.spec.name} does not support chat through this service.")
+
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        """The answer of a successful non-streamed chat request."""
+        raise NotImplementedError
+
+    def stream_decoder(self) -> chat.StreamDecoder:
+        """Reads a streamed answer line by line (adapters whose ``streams`` is true)."""
+        raise NotImplementedError
+
+    # Two clients, one request and one reading: ``chat``/``stream_chat`` block (``requests``; for
+    # callers outside the event loop), ``achat``/``astream_chat`` are the gateway's (``httpx``, async).
     def send_chat(self, outbound: OutboundRequest, *, stream: bool = False) -> requests.Response:
         return chat.send_chat(outbound, provider_name=self.spec.name, stream=stream, read_answer=self.verdict)
 
     def chat(self, request: ChatRequest) -> ChatResult:
         """One chat completion. Raises ``providers.chat.UpstreamError`` subclasses."""
-        raise UpstreamBadRequest(f"{self.spec.name} does not support chat through this service.")
+        with self.send_chat(self.chat_http_request(request, stream=False)) as response:
+            return self.parse_chat(response, request)
 
     def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Chat as chunks. The provider call happens before this returns, so errors (and failover)
         come before the first chunk."""
-        return chat.single_chunk_stream(self.chat(request))
+        if not self.streams:
+            return chat.single_chunk_stream(self.chat(request))
+        response = self.send_chat(self.chat_http_request(request, stream=True), stream=True)
+        return chat.iter_decoded(response, self.stream_decoder())
+
+    async def _asend_chat(self, request: ChatRequest, *, stream: bool, deadline: float) -> httpx.Response:
+        return await chat.asend_chat(
+            self.chat_http_request(request, stream=stream),
+            provider_name=self.spec.name,
+            read_answer=self.verdict,
+            timeouts=http.UpstreamTimeouts.from_settings(),
+            deadline=deadline,
+        )
+
+    async def achat(self, request: ChatRequest, *, deadline: float) -> ChatResult:
+        """``chat`` on the event loop; ``deadline`` is the loop time by which the call must be over."""
+        response = await self._asend_chat(request, stream=False, deadline=deadline)
+        answer = await chat.aread_answer(response, timeouts=http.UpstreamTimeouts.from_settings(), deadline=deadline)
+        return self.parse_chat(answer, request)
+
+    async def astream_chat(self, request: ChatRequest, *, deadline: float) -> AsyncIterator[ChatChunk]:
+        """``stream_chat`` on the event loop: the provider has answered (or failed) when this returns."""
+        if not self.streams:
+            return chat.aiter_once(await self.achat(request, deadline=deadline))
+        response = await self._asend_chat(request, stream=True, deadline=deadline)
+        return chat.aiter_decoded(
+            response, self.stream_decoder(), timeouts=http.UpstreamTimeouts.from_settings(), deadline=deadline
+        )
 
     # ---- display ------------------------------------------------------------------------
     @classmethod

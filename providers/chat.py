@@ -10,10 +10,11 @@ chunk, so failover can still happen. An error answer is read into the adapter's 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import requests
 from django.conf import settings
 
@@ -200,6 +201,11 @@ class UpstreamBadRequest(UpstreamError):
     code = ChatErrorCode.BAD_REQUEST.value
 
 
+class UpstreamStreamBroken(UpstreamError):
+    """The connection broke off in the middle of a streamed answer (recorded as
+    ``upstream_stream_broken``)."""
+
+
 class UpstreamTimeout(UpstreamError):
     http_status = 504
     code = ChatErrorCode.TIMEOUT.value
@@ -266,35 +272,150 @@ def iter_lines_as_they_arrive(response: requests.Response) -> Iterator[str]:
         yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
-def iter_sse_data(response: requests.Response) -> Iterator[str]:
-    """The ``data:`` payloads of a server-sent-events stream (multi-line events joined)."""
-    buffer: list[str] = []
-    for line in iter_lines_as_they_arrive(response):
-        if not line:
-            if buffer:
-                yield "\n".join(buffer)
-                buffer = []
-            continue
-        if line.startswith("data:"):
-            buffer.append(line[5:].lstrip())
-    if buffer:
-        yield "\n".join(buffer)
+class StreamDecoder:
+    """A provider's streamed answer, decoded one line at a time: the same decoder serves the blocking
+    reader (``iter_decoded``) and the async one (``aiter_decoded``), and each chunk is handed on as soon
+    as the line that carries it has arrived. ``done`` is set when the stream says it is over."""
+
+    done = False
+
+    def feed_line(self, line: str) -> list[ChatChunk]:
+        raise NotImplementedError
+
+    def end(self) -> list[ChatChunk]:
+        """What is left when the connection ends."""
+        return []
 
 
-def iter_sse_json(response: requests.Response) -> Iterator[dict[str, Any]]:
-    for data in iter_sse_data(response):
+class SSEJSONDecoder(StreamDecoder):
+    """Server-sent events whose ``data:`` payloads are JSON objects (multi-line events joined; ``[DONE]``
+    ends the stream). Subclasses read each event in ``on_event``."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed_line(self, line: str) -> list[ChatChunk]:
+        if line:
+            if line.startswith("data:"):
+                self._data.append(line[5:].lstrip())
+            return []
+        return self._flush()
+
+    def end(self) -> list[ChatChunk]:
+        return self._flush()
+
+    def _flush(self) -> list[ChatChunk]:
+        if not self._data or self.done:
+            self._data = []
+            return []
+        data, self._data = "\n".join(self._data), []
         if data.strip() == "[DONE]":
-            return
+            self.done = True
+            return []
         try:
-            value = json.loads(data)
+            event = json.loads(data)
         except ValueError:
-            continue
-        if isinstance(value, dict):
-            yield value
+            return []
+        return (
+            [chunk for chunk in self.on_event(event) if chunk.text or chunk.finish_reason or chunk.usage]
+            if isinstance(event, dict)
+            else []
+        )
+
+    def on_event(self, event: dict[str, Any]) -> Iterable[ChatChunk]:
+        raise NotImplementedError
+
+
+def iter_decoded(response: requests.Response, decoder: StreamDecoder) -> Iterator[ChatChunk]:
+    """Blocking: the chunks of a streamed ``requests`` answer."""
+    with response:
+        for line in iter_lines_as_they_arrive(response):
+            yield from decoder.feed_line(line)
+            if decoder.done:
+                return
+        yield from decoder.end()
+
+
+async def aiter_lines(pieces: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Lines of a byte stream, each as soon as its newline arrives."""
+    pending = b""
+    async for data in pieces:
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")
+
+
+async def aiter_decoded(
+    response: httpx.Response, decoder: StreamDecoder, *, timeouts: http.UpstreamTimeouts, deadline: float
+) -> AsyncIterator[ChatChunk]:
+    """Async: the chunks of a streamed ``httpx`` answer. Network trouble mid-stream becomes an
+    ``UpstreamError``; leaving early (a caller who went away) closes the upstream connection."""
+    body = http.aiter_body(response, timeouts=timeouts, deadline=deadline)
+    try:
+        async for line in aiter_lines(body):
+            for chunk in decoder.feed_line(line):
+                yield chunk
+            if decoder.done:
+                return
+        for chunk in decoder.end():
+            yield chunk
+    except http.ProviderTimeout as exc:
+        raise UpstreamTimeout(f"The stream stopped: {exc}") from None
+    except http.ProviderHTTPError as exc:
+        raise UpstreamStreamBroken(f"The stream broke off: {exc}") from None
+    finally:
+        await body.aclose()
+
+
+async def asend_chat(
+    request: http.OutboundRequest,
+    *,
+    provider_name: str,
+    read_answer: Callable[[requests.Response], Verdict],
+    timeouts: http.UpstreamTimeouts,
+    deadline: float,
+) -> httpx.Response:
+    """``send_chat`` for the async client: the response once its headers arrived (a success, body
+    unread), or the upstream error its answer names."""
+    try:
+        response = await http.asend(request, timeouts=timeouts, deadline=deadline)
+    except http.ProviderTimeout as exc:
+        raise UpstreamTimeout(f"{provider_name} did not answer in time: {exc}") from None
+    except http.UnsafeDestination as exc:
+        raise UpstreamBadRequest(str(exc)) from None
+    except http.ProviderHTTPError as exc:
+        raise UpstreamError(str(exc)) from None
+    if not 200 <= response.status_code < 300:
+        try:
+            answer = await http.aread_body(response, timeouts=timeouts, deadline=deadline)
+        except http.ProviderHTTPError as exc:
+            raise UpstreamError(f"{provider_name} answered HTTP {response.status_code}: {exc}") from None
+        raise UpstreamError.from_verdict(read_answer(answer))
+    return response
+
+
+async def aread_answer(
+    response: httpx.Response, *, timeouts: http.UpstreamTimeouts, deadline: float
+) -> requests.Response:
+    """A successful answer's whole body, read with the timeouts."""
+    try:
+        return await http.aread_body(response, timeouts=timeouts, deadline=deadline)
+    except http.ProviderTimeout as exc:
+        raise UpstreamTimeout(str(exc)) from None
+    except http.ProviderHTTPError as exc:
+        raise UpstreamError(str(exc)) from None
 
 
 def single_chunk_stream(result: ChatResult) -> Iterator[ChatChunk]:
     """For providers that do not stream: the whole answer as one chunk."""
+    yield ChatChunk(text=result.text, finish_reason=result.finish_reason, usage=result.usage)
+
+
+async def aiter_once(result: ChatResult) -> AsyncIterator[ChatChunk]:
+    """``single_chunk_stream`` for the async path."""
     yield ChatChunk(text=result.text, finish_reason=result.finish_reason, usage=result.usage)
 
 

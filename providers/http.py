@@ -10,16 +10,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import threading
 import time
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
 import requests
+import requests.structures
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -271,3 +277,192 @@ def answers_path(response: requests.Response, suffix: str) -> bool:
     """Whether ``response`` answers a request whose URL path ends in ``suffix``: for a reading that only
     holds for one endpoint (a 403 from a token-check endpoint is a bad token; from chat it is not)."""
     return urlsplit(response.url or "").path.endswith(suffix)
+
+
+# ---- Async: inference calls under ASGI ---------------------------------------------------------
+#
+# Inference runs in async views, so an open call holds no thread: one ``httpx.AsyncClient`` per event
+# loop (connections belong to the loop that opened them), with the same rules as ``send`` above: no
+# redirects, no proxies from the environment, credentials only in headers, the SSRF guard on
+# user-supplied URLs before the request and on the connected socket. No retries: the gateway's
+# failover decides what happens after a failure.
+
+
+@dataclass(frozen=True)
+class UpstreamTimeouts:
+    """``BYOK_UPSTREAM_*_TIMEOUT``: connecting, the answer's first byte (its headers), the gap between
+    two chunks of the body, and the whole call."""
+
+    connect: float
+    first_byte: float
+    idle: float
+    total: float
+
+    @classmethod
+    def from_settings(cls) -> UpstreamTimeouts:
+        return cls(
+            connect=settings.BYOK_UPSTREAM_CONNECT_TIMEOUT,
+            first_byte=settings.BYOK_UPSTREAM_FIRST_BYTE_TIMEOUT,
+            idle=settings.BYOK_UPSTREAM_IDLE_TIMEOUT,
+            total=settings.BYOK_UPSTREAM_TOTAL_TIMEOUT,
+        )
+
+
+class _GuardedBackend(httpcore.AnyIOBackend):
+    """Checks the address a new connection reached (after DNS) before anything is sent on it."""
+
+    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        stream = await super().connect_tcp(host, port, *args, **kwargs)
+        try:
+            ssrf.check_peer(stream.get_extra_info("socket"), host)
+        except ssrf.UnsafeURLError:
+            await stream.aclose()
+            raise
+        return stream
+
+
+def _make_client(*, guarded: bool) -> httpx.AsyncClient:
+    limits = httpx.Limits(
+        max_connections=settings.BYOK_UPSTREAM_MAX_CONNECTIONS or None,
+        max_keepalive_connections=100,
+        keepalive_expiry=30,
+    )
+    transport = async_transport_factory(guarded=guarded, limits=limits)
+    # Reads are bounded per call by ``asend``/``aiter_body`` (first byte, idle, total), not per socket read.
+    timeout = httpx.Timeout(None, connect=settings.BYOK_UPSTREAM_CONNECT_TIMEOUT)
+    return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False, timeout=timeout)
+
+
+def _default_transport(*, guarded: bool, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    if guarded:
+        # httpx has no public hook for the network backend; its pool is replaced by the same pool
+        # with the guarded backend (httpx is pinned, and tests/providers/test_ssrf.py covers this).
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(),
+        )
+    return transport
+
+
+# Tests replace this to put the ``responses`` mock under the async client (tests/conftest.py).
+async_transport_factory = _default_transport
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client(guarded: bool) -> httpx.AsyncClient:
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    client = per_loop.get(guarded)
+    if client is None or client.is_closed:
+        client = per_loop[guarded] = _make_client(guarded=guarded)
+    return client
+
+
+def reset_async_clients() -> None:
+    """Forget the clients (tests swap the transport; a new one is made on next use)."""
+    _clients.clear()
+
+
+async def asend(request: OutboundRequest, *, timeouts: UpstreamTimeouts, deadline: float) -> httpx.Response:
+    """Send ``request`` and return the response as soon as its headers arrived, body unread (the
+    caller reads it with ``aread_body`` or ``aiter_body`` and closes it). ``deadline`` is the loop time
+    by which the whole call must be over.
+
+    Raises ``ProviderTimeout`` (no answer in time), ``ProviderUnavailable`` (network),
+    ``UnsafeDestination`` (the SSRF guard), ``ProviderHTTPError`` (a redirect, an unsendable header).
+    """
+    if request.user_supplied_url:
+        try:
+            ssrf.check_url(request.url, allow_http=request.allow_http)
+        except ssrf.UnsafeURLError as exc:
+            raise UnsafeDestination(str(exc)) from None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    client = _client(request.user_supplied_url)
+    try:
+        outbound = client.build_request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json,
+            content=request.data,
+            timeout=httpx.Timeout(None, connect=timeouts.connect, pool=timeouts.connect),
+        )
+    except (UnicodeError, ValueError):
+        raise ProviderHTTPError(
+            "The stored credential contains characters that cannot be sent in an HTTP header."
+        ) from None
+    try:
+        async with asyncio.timeout_at(min(deadline, started + timeouts.first_byte)):
+            response = await client.send(outbound, stream=True)
+    except TimeoutError:
+        raise ProviderTimeout(f"{_host(request.url)} did not answer within {loop.time() - started:.0f} s.") from None
+    except httpx.TimeoutException:
+        raise ProviderTimeout(f"Could not connect to {_host(request.url)} within {timeouts.connect:g} s.") from None
+    except ssrf.UnsafeURLError as exc:
+        raise UnsafeDestination(str(exc)) from None
+    except httpx.HTTPError:
+        logger.warning("provider connection error %s %s", request.method, _loggable(request.url))
+        raise ProviderUnavailable(f"Could not connect to {_host(request.url)}.") from None
+    logger.info(
+        "provider %s %s -> %d in %d ms",
+        request.method,
+        _loggable(request.url),
+        response.status_code,
+        int((loop.time() - started) * 1000),
+    )
+    if 300 <= response.status_code < 400:
+        await response.aclose()
+        error_class = UnsafeDestination if request.user_supplied_url else ProviderHTTPError
+        raise error_class(
+            f"{_host(request.url)} answered with a redirect ({response.status_code}); redirects are not "
+            "followed because they could carry the key to another host. Check the base URL."
+        )
+    return response
+
+
+async def aiter_body(response: httpx.Response, *, timeouts: UpstreamTimeouts, deadline: float) -> AsyncIterator[bytes]:
+    """The body's bytes as each piece arrives (no block buffering), with the idle and total timeouts.
+    Closes the response at the end, on error, and when the consumer stops early (a caller who left)."""
+    loop = asyncio.get_running_loop()
+    pieces = response.aiter_bytes().__aiter__()
+    try:
+        while True:
+            try:
+                async with asyncio.timeout_at(min(deadline, loop.time() + timeouts.idle)):
+                    data = await pieces.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                what = "finish" if loop.time() >= deadline else f"send more within {timeouts.idle:g} s"
+                raise ProviderTimeout(f"{_host(str(response.url))} did not {what}.") from None
+            except httpx.HTTPError:
+                raise ProviderUnavailable(f"The connection to {_host(str(response.url))} broke off.") from None
+            if data:
+                yield data
+    finally:
+        await response.aclose()
+
+
+async def aread_body(response: httpx.Response, *, timeouts: UpstreamTimeouts, deadline: float) -> requests.Response:
+    """The whole body, as a ``requests.Response`` so the adapters' readers (verdicts, answers) serve
+    both clients unchanged."""
+    body = b"".join([piece async for piece in aiter_body(response, timeouts=timeouts, deadline=deadline)])
+    return as_requests_response(response, body)
+
+
+def as_requests_response(response: httpx.Response, body: bytes) -> requests.Response:
+    converted = requests.Response()
+    converted.status_code = response.status_code
+    converted.headers = requests.structures.CaseInsensitiveDict(response.headers.items())
+    converted._content = body
+    converted.url = str(response.url)
+    converted.encoding = response.charset_encoding or "utf-8"
+    converted.reason = response.reason_phrase
+    return converted

@@ -3,7 +3,7 @@ Mistral, DeepSeek, OpenRouter, … and Azure, Databricks) and by this service's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import requests
@@ -11,7 +11,7 @@ import requests
 from common.masking import mask_secrets
 from providers import http
 from providers.base import ProviderAdapter
-from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, iter_sse_json
+from providers.chat import ChatChunk, ChatRequest, ChatResult, SSEJSONDecoder, StreamDecoder, UpstreamError, Usage
 from providers.http import OutboundRequest
 from providers.verdict import stream_failure
 
@@ -54,23 +54,28 @@ def parse_response(data: Any, *, provider_name: str, model: str) -> ChatResult:
     )
 
 
-def iter_stream(response: requests.Response, *, provider_name: str = "The provider") -> Iterator[ChatChunk]:
-    with response:
-        for event in iter_sse_json(response):
-            if event.get("error"):
-                # An error event (then often a cut connection): the answer is incomplete, never a completion.
-                error = event["error"]
-                detail = error.get("message") if isinstance(error, dict) else error
-                raise UpstreamError.from_verdict(stream_failure(provider_name, mask_secrets(str(detail or ""))[:200]))
-            choices = event.get("choices") or []
-            choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-            chunk = ChatChunk(
+class ChatCompletionStream(SSEJSONDecoder):
+    """``chat.completion.chunk`` events. An error event (then often a cut connection) means the answer
+    is incomplete, never a completion."""
+
+    def __init__(self, provider_name: str = "The provider") -> None:
+        super().__init__()
+        self.provider_name = provider_name
+
+    def on_event(self, event: dict[str, Any]) -> Iterable[ChatChunk]:
+        if event.get("error"):
+            error = event["error"]
+            detail = error.get("message") if isinstance(error, dict) else error
+            raise UpstreamError.from_verdict(stream_failure(self.provider_name, mask_secrets(str(detail or ""))[:200]))
+        choices = event.get("choices") or []
+        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        return [
+            ChatChunk(
                 text=str((choice.get("delta") or {}).get("content") or ""),
                 finish_reason=choice.get("finish_reason"),
                 usage=parse_usage(event.get("usage")),
             )
-            if chunk.text or chunk.finish_reason or chunk.usage:
-                yield chunk
+        ]
 
 
 class OpenAIWireChat(ProviderAdapter):
@@ -81,11 +86,8 @@ class OpenAIWireChat(ProviderAdapter):
     def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
         raise NotImplementedError
 
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self.send_chat(self.chat_http_request(request, stream=False)) as response:
-            return parse_response(http.json_or_empty(response), provider_name=self.spec.name, model=request.model)
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        return parse_response(http.json_or_empty(response), provider_name=self.spec.name, model=request.model)
 
-    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        # Sent here, not in the generator, so an error status is raised before the first chunk.
-        response = self.send_chat(self.chat_http_request(request, stream=True), stream=True)
-        return iter_stream(response, provider_name=self.spec.name)
+    def stream_decoder(self) -> StreamDecoder:
+        return ChatCompletionStream(self.spec.name)

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import responses
 from django.contrib.auth.models import Permission
+from django.test.utils import modify_settings
 from rest_framework.test import APIClient
 
 from groups.models import Membership, Organization, User
 from groups.services import group_create
+from providers import http
 from tests.factories import FAKE_DNS, PUBLIC_TEST_ADDRESS, create_user, join_group, make_client
+from tests.http_bridge import bridge_factory
 
 
 @pytest.fixture(autouse=True)
@@ -58,8 +63,15 @@ def provider_mock(request: pytest.FixtureRequest) -> Iterator[responses.Requests
     if request.node.get_closest_marker("real_http"):
         yield None
         return
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(http, "async_transport_factory", bridge_factory)
+    http.reset_async_clients()
+    try:
+        with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+            yield mock
+    finally:
+        monkeypatch.undo()
+        http.reset_async_clients()
 
 
 @pytest.fixture
@@ -113,3 +125,47 @@ def api(owner: User) -> APIClient:
 @pytest.fixture
 def client_for() -> Callable[[User], APIClient]:
     return make_client
+
+
+class AsgiLiveServer:
+    """The service under uvicorn (ASGI, as in production) in a thread of the test process, on the test
+    database: async inference streams and cancels here as it does behind ``make serve-prod``."""
+
+    def __init__(self) -> None:
+        import uvicorn
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+        from django.core.asgi import get_asgi_application
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        app = ASGIStaticFilesHandler(get_asgi_application())
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        # pytest-django's live-server helper (autouse) enables this around each test.
+        self._live_server_modified_settings = modify_settings(ALLOWED_HOSTS={"append": ["127.0.0.1", "localhost"]})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> AsgiLiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the ASGI test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(transactional_db: Any) -> Iterator[AsgiLiveServer]:
+    """Replaces pytest-django's WSGI live server with the ASGI one (same ``.url``)."""
+    with AsgiLiveServer() as server:
+        yield server

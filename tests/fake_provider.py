@@ -20,8 +20,11 @@ class FakeProvider:
         self.pause = 0.0
         # GET requests (key validation): path and the secret sent.
         self.gets: list[dict[str, str]] = []
+        # Streams the caller (the service) closed before the end: the fake's writes failed.
+        self.streams_cut = 0
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        ThreadingHTTPServer.request_queue_size = 1024  # hundreds of callers connect at once
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -102,6 +105,14 @@ class FakeProvider:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
+                try:
+                    self._stream(body, text, usage)
+                except (BrokenPipeError, ConnectionResetError):
+                    with fake._lock:
+                        fake.streams_cut += 1
+                self.close_connection = True
+
+            def _stream(self, body: dict[str, Any], text: str, usage: dict[str, int]) -> None:
                 pieces = [text[i : i + 5] for i in range(0, len(text), 5)]
                 for index, piece in enumerate(pieces):
                     if fake.pause_after is not None and index == fake.pause_after:
@@ -124,7 +135,6 @@ class FakeProvider:
                 self.wfile.write(f"data: {json.dumps({'id': 'c', 'choices': [], 'usage': usage})}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
-                self.close_connection = True
 
         return Handler
 

@@ -137,12 +137,14 @@ def test_a_missing_encryption_key_file_is_a_startup_error_naming_the_variable(tm
     assert "FileNotFoundError" not in result.stderr
 
 
-def test_production_on_postgresql_uses_a_pool_per_worker_sized_by_its_threads() -> None:
+def test_production_on_postgresql_uses_a_pool_per_worker_of_a_set_size() -> None:
     code = (
         "import django; django.setup(); from django.conf import settings; d = settings.DATABASES['default']; "
         "print(d['CONN_MAX_AGE'], d['OPTIONS']['pool']['max_size'])"
     )
-    env = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres", "GUNICORN_THREADS": "6"}
+    env = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres"}
     result = _run_python(code, env, ROOT)
     assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "10"]
+    result = _run_python(code, {**env, "DATABASE_POOL_MAX_SIZE": "6"}, ROOT)
     assert result.stdout.split() == ["0", "6"]

@@ -7,9 +7,9 @@ password waits. A successful sign-in clears the account's count.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from common import ratelimit
+from common.middleware import DualMiddleware
 
 SIGN_IN_PATHS = frozenset({"/accounts/login/", "/admin/login/"})
 
@@ -48,11 +49,23 @@ def clear_failed_sign_ins(sender: Any, request: HttpRequest | None, user: Any, *
     ratelimit.clear_failures(scope="account", ident=_account(user.get_username()), rate=per_account)
 
 
-class SignInThrottleMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+class SignInThrottleMiddleware(DualMiddleware):
+    """Counts live in the cache (Redis): under ASGI the check runs in a thread, and only for sign-ins."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        return self.throttled(request) or self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and request.path in SIGN_IN_PATHS:
+            refusal = await sync_to_async(self.throttled)(request)
+            if refusal is not None:
+                return refusal
+        return await self.get_response(request)
+
+    @staticmethod
+    def throttled(request: HttpRequest) -> HttpResponse | None:
         if request.method == "POST" and request.path in SIGN_IN_PATHS:
             per_account, per_ip = _rates()
             checks = [
@@ -66,4 +79,4 @@ class SignInThrottleMiddleware:
                     response = HttpResponse(body, status=429)
                     response["Retry-After"] = str(wait)
                     return response
-        return self.get_response(request)
+        return None

@@ -40,20 +40,23 @@ INSTALLED_APPS = [
     "web",
 ]
 
+# Most of Django's, WhiteNoise's and django-csp's middleware are wrapped in common.middleware to run on
+# the event loop under ASGI instead of hopping to a thread per hook (see that module). Security, CSRF
+# and X-Frame-Options keep their own names: `check --deploy` looks for them by name.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "common.middleware.StaticFilesMiddleware",
+    "common.middleware.CSPMiddleware",
     "common.middleware.ApiSafetyMiddleware",
     "common.middleware.ApiNotFoundMiddleware",
     "common.middleware.BodySizeLimitMiddleware",
     "common.context.RequestContextMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "common.middleware.SessionMiddleware",
+    "common.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.middleware.AuthenticationMiddleware",
     "web.throttle.SignInThrottleMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "common.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -228,6 +231,17 @@ BYOK_HTTP_TIMEOUT = env.float("BYOK_HTTP_TIMEOUT", default=10.0)
 BYOK_HTTP_CONNECT_TIMEOUT = env.float("BYOK_HTTP_CONNECT_TIMEOUT", default=5.0)
 BYOK_INFERENCE_TIMEOUT = env.float("BYOK_INFERENCE_TIMEOUT", default=120.0)
 BYOK_HTTP_RETRIES = env.int("BYOK_HTTP_RETRIES", default=2)
+# Inference calls (async, httpx): connecting, the answer's first byte, the gap between two streamed
+# chunks, and the whole call. A non-streamed answer's first byte comes when the model has finished, so
+# its limit is the longest.
+BYOK_UPSTREAM_CONNECT_TIMEOUT = env.float("BYOK_UPSTREAM_CONNECT_TIMEOUT", default=5.0)
+BYOK_UPSTREAM_FIRST_BYTE_TIMEOUT = env.float(
+    "BYOK_UPSTREAM_FIRST_BYTE_TIMEOUT", default=env.float("BYOK_INFERENCE_TIMEOUT", default=120.0)
+)
+BYOK_UPSTREAM_IDLE_TIMEOUT = env.float("BYOK_UPSTREAM_IDLE_TIMEOUT", default=60.0)
+BYOK_UPSTREAM_TOTAL_TIMEOUT = env.float("BYOK_UPSTREAM_TOTAL_TIMEOUT", default=600.0)
+# Open connections to providers per worker process (0: no limit).
+BYOK_UPSTREAM_MAX_CONNECTIONS = env.int("BYOK_UPSTREAM_MAX_CONNECTIONS", default=1000)
 BYOK_ALLOW_BILLED_VALIDATION = env.bool("BYOK_ALLOW_BILLED_VALIDATION", default=False)
 # User-supplied URLs (Azure endpoint, Ollama base URL, Databricks workspace) may only point at
 # private, loopback or link-local addresses for the hosts listed here.

@@ -41,16 +41,17 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
 # Once every subdomain is on HTTPS too (and, for preload, the domain is submitted to the browsers' list).
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
-# Database connections: one pool per gunicorn worker process (psycopg's pool, Django 5.2), as large as
-# the worker's threads, so a node opens at most GUNICORN_WORKERS x DATABASE_POOL_MAX_SIZE connections
-# (defaults: 5 x 4 = 20 on 2 cores, a fifth of PostgreSQL's default max_connections of 100; see the
-# README for the arithmetic). A thread that finds the pool empty waits up to DATABASE_POOL_TIMEOUT
-# seconds instead of opening another connection.
+# Database connections: one pool per worker process (psycopg's pool, Django 5.2). An async inference
+# call borrows a connection only for its few short steps and hands it back (gateway.services), so a
+# small pool serves thousands of open calls: a node opens at most GUNICORN_WORKERS x
+# DATABASE_POOL_MAX_SIZE connections (defaults: 2 x 10 = 20 on 2 cores, a fifth of PostgreSQL's default
+# max_connections of 100; see the README for the arithmetic). A request that finds the pool empty
+# waits up to DATABASE_POOL_TIMEOUT seconds instead of opening another connection.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=True):
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections open
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=env.int("GUNICORN_THREADS", default=4)),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
 else:

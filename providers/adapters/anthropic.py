@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import requests
@@ -14,9 +14,10 @@ from providers.chat import (
     ChatChunk,
     ChatRequest,
     ChatResult,
+    SSEJSONDecoder,
+    StreamDecoder,
     UpstreamError,
     Usage,
-    iter_sse_json,
 )
 from providers.http import OutboundRequest
 from providers.verdict import Verdict, out_of_credit, stream_failure
@@ -95,12 +96,8 @@ class AnthropicAdapter(ProviderAdapter):
             )
         return super().read_answer(response)
 
-    def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
-        return self.send_chat(self.chat_http_request(request, stream=stream), stream=stream)
-
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self._send(request, stream=False) as response:
-            data = http.json_or_empty(response)
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        data = http.json_or_empty(response)
         content = data.get("content") if isinstance(data, dict) else None
         if not isinstance(content, list):
             raise UpstreamError(f"{self.spec.name} returned an answer without content.")
@@ -116,31 +113,35 @@ class AnthropicAdapter(ProviderAdapter):
             model=str(data.get("model") or request.model),
         )
 
-    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        # Sent here, not in the generator, so an error status is raised before the first chunk.
-        return self._iter_stream(self._send(request, stream=True))
+    def stream_decoder(self) -> StreamDecoder:
+        return _MessagesStream(self.spec.name)
 
-    def _iter_stream(self, response: requests.Response) -> Iterator[ChatChunk]:
-        input_tokens: Any = None
-        with response:
-            for event in iter_sse_json(response):
-                kind = event.get("type")
-                if kind == "message_start":
-                    message = event.get("message") or {}
-                    input_tokens = (message.get("usage") or {}).get("input_tokens")
-                elif kind == "content_block_delta":
-                    delta = event.get("delta") or {}
-                    if delta.get("type") == "text_delta" and delta.get("text"):
-                        yield ChatChunk(text=str(delta["text"]))
-                elif kind == "message_delta":
-                    # The final counts: input from message_start, output from here.
-                    output_tokens = (event.get("usage") or {}).get("output_tokens")
-                    yield ChatChunk(
-                        finish_reason=(event.get("delta") or {}).get("stop_reason"),
-                        usage=Usage.of(input_tokens, output_tokens),
-                    )
-                elif kind == "error":
-                    # Errors after the 200 arrive as an event (e.g. overloaded_error).
-                    error = event.get("error")
-                    detail = error.get("message") if isinstance(error, dict) else error
-                    raise UpstreamError.from_verdict(stream_failure(self.spec.name, detail))
+
+class _MessagesStream(SSEJSONDecoder):
+    """The Messages API's events: input tokens from ``message_start``, text from ``text_delta``s, the
+    stop reason and output tokens from ``message_delta``; errors after the 200 arrive as an event."""
+
+    def __init__(self, provider_name: str) -> None:
+        super().__init__()
+        self.provider_name = provider_name
+        self.input_tokens: Any = None
+
+    def on_event(self, event: dict[str, Any]) -> Iterable[ChatChunk]:
+        kind = event.get("type")
+        if kind == "message_start":
+            message = event.get("message") or {}
+            self.input_tokens = (message.get("usage") or {}).get("input_tokens")
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                yield ChatChunk(text=str(delta["text"]))
+        elif kind == "message_delta":
+            output_tokens = (event.get("usage") or {}).get("output_tokens")
+            yield ChatChunk(
+                finish_reason=(event.get("delta") or {}).get("stop_reason"),
+                usage=Usage.of(self.input_tokens, output_tokens),
+            )
+        elif kind == "error":  # e.g. overloaded_error
+            error = event.get("error")
+            detail = error.get("message") if isinstance(error, dict) else error
+            raise UpstreamError.from_verdict(stream_failure(self.provider_name, detail))

@@ -344,9 +344,11 @@ class BedrockAdapter(ProviderAdapter):
         url = f"{self.base_url()}/model/{quote(request.model, safe='')}/converse"
         return self.signed_request("POST", url, body)
 
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self.send_chat(self.converse_request(request)) as response:
-            data = http.json_or_empty(response)
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
+        return self.converse_request(request)
+
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        data = http.json_or_empty(response)
         output = data.get("output") if isinstance(data, dict) else None
         message = output.get("message") if isinstance(output, dict) else None
         content = message.get("content") if isinstance(message, dict) else None

@@ -113,7 +113,7 @@ class CloudflareAdapter(ProviderAdapter):
         return verdict
 
     # ---- chat: POST /accounts/{account_id}/ai/run/{model} --------------------------------------
-    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         assert isinstance(self.credential, dict)
         segments = request.model.split("/")
         # The model keeps its slashes (@cf/meta/...), so "." and ".." segments would be resolved by the
@@ -130,9 +130,8 @@ class CloudflareAdapter(ProviderAdapter):
         path = f"/accounts/{self.credential['account_id']}/ai/run/{quote(request.model, safe='@/')}"
         return self.build_request("POST", path, json=body)
 
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self.send_chat(self.chat_http_request(request)) as response:
-            data = http.json_or_empty(response)
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        data = http.json_or_empty(response)
         if not isinstance(data, dict):
             raise UpstreamError(f"{self.spec.name} returned an answer that is not a JSON object.")
         if data.get("success") is False:

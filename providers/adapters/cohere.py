@@ -41,7 +41,7 @@ class CohereAdapter(ProviderAdapter):
         return super().read_answer(response)
 
     # ---- chat: POST /v2/chat ---------------------------------------------------------------
-    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         body: dict[str, Any] = {
             "model": request.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -52,9 +52,8 @@ class CohereAdapter(ProviderAdapter):
             body["temperature"] = request.temperature
         return self.build_request("POST", "/v2/chat", json=body)
 
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self.send_chat(self.chat_http_request(request)) as response:
-            data = http.json_or_empty(response)
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        data = http.json_or_empty(response)
         message = data.get("message") if isinstance(data, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list):

@@ -79,7 +79,7 @@ class DatabricksAdapter(ProviderAdapter):
         return verdict
 
     # ---- chat: the model is the serving endpoint's name ----------------------------------------
-    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         if request.model in ("", ".", ".."):
             raise UpstreamBadRequest(f"'{request.model}' is not a Databricks serving endpoint name.")
         # The endpoint in the path decides the model, so the body names none.
@@ -87,9 +87,7 @@ class DatabricksAdapter(ProviderAdapter):
         del body["model"]
         return self.build_request("POST", f"/serving-endpoints/{quote(request.model, safe='')}/invocations", json=body)
 
-    def chat(self, request: ChatRequest) -> ChatResult:
-        response = self.send_chat(self.chat_http_request(request))
-        with response:
-            return openai_format.parse_response(
-                http.json_or_empty(response), provider_name=self.spec.name, model=request.model
-            )
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        return openai_format.parse_response(
+            http.json_or_empty(response), provider_name=self.spec.name, model=request.model
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -16,10 +16,11 @@ from providers.chat import (
     ChatChunk,
     ChatRequest,
     ChatResult,
+    SSEJSONDecoder,
+    StreamDecoder,
     UpstreamBadRequest,
     UpstreamError,
     Usage,
-    iter_sse_json,
 )
 from providers.http import OutboundRequest
 from providers.verdict import KeyStatus, Verdict, refused, stream_failure
@@ -112,12 +113,8 @@ class GoogleAdapter(ProviderAdapter):
         method = ":streamGenerateContent?alt=sse" if stream else ":generateContent"
         return self.build_request("POST", self.model_path(request.model) + method, json=body)
 
-    def _send(self, request: ChatRequest, *, stream: bool) -> requests.Response:
-        return self.send_chat(self.chat_http_request(request, stream=stream), stream=stream)
-
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self._send(request, stream=False) as response:
-            data = http.json_or_empty(response)
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        data = http.json_or_empty(response)
         if not isinstance(data, dict) or not ("candidates" in data or "promptFeedback" in data):
             raise UpstreamError(f"{self.spec.name} returned an answer without candidates.")
         chunk = self._chunk(data)
@@ -128,21 +125,8 @@ class GoogleAdapter(ProviderAdapter):
             model=str(data.get("modelVersion") or request.model),
         )
 
-    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        # Sent here, not in the generator, so an error status is raised before the first chunk.
-        return self._iter_stream(self._send(request, stream=True))
-
-    def _iter_stream(self, response: requests.Response) -> Iterator[ChatChunk]:
-        with response:
-            for event in iter_sse_json(response):
-                if "error" in event:
-                    error = event["error"]
-                    detail = error.get("message") if isinstance(error, dict) else error
-                    raise UpstreamError.from_verdict(stream_failure(self.spec.name, detail))
-                # Every event carries the running usageMetadata; the last one has the final counts.
-                chunk = self._chunk(event)
-                if chunk.text or chunk.finish_reason or chunk.usage:
-                    yield chunk
+    def stream_decoder(self) -> StreamDecoder:
+        return _GenerateContentStream(self.spec.name, self._chunk)
 
     @staticmethod
     def _chunk(data: dict[str, Any]) -> ChatChunk:
@@ -166,3 +150,20 @@ class GoogleAdapter(ProviderAdapter):
             else None
         )
         return ChatChunk(text=text, finish_reason=finish, usage=usage)
+
+
+class _GenerateContentStream(SSEJSONDecoder):
+    """``streamGenerateContent?alt=sse``: each event a GenerateContentResponse carrying the running
+    ``usageMetadata`` (the last has the final counts)."""
+
+    def __init__(self, provider_name: str, read_chunk: Callable[[dict[str, Any]], ChatChunk]) -> None:
+        super().__init__()
+        self.provider_name = provider_name
+        self.read_chunk = read_chunk
+
+    def on_event(self, event: dict[str, Any]) -> Iterable[ChatChunk]:
+        if "error" in event:
+            error = event["error"]
+            detail = error.get("message") if isinstance(error, dict) else error
+            raise UpstreamError.from_verdict(stream_failure(self.provider_name, detail))
+        return [self.read_chunk(event)]

@@ -53,14 +53,13 @@ class InflectionAdapter(ProviderAdapter):
         return verdict
 
     # ---- chat: POST /external/api/inference (the model is the "config") ------------------------
-    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         # The documented body has no token limit or temperature, so those are not sent.
         context = [{"type": CONTEXT_TYPES.get(m.role, "Human"), "text": m.content} for m in request.messages]
         return self.build_request("POST", "/external/api/inference", json={"config": request.model, "context": context})
 
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self.send_chat(self.chat_http_request(request)) as response:
-            data = http.json_or_empty(response)
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        data = http.json_or_empty(response)
         text = data.get("text") if isinstance(data, dict) else None
         if not isinstance(text, str):
             raise UpstreamError(f"{self.spec.name} returned an answer without text.")

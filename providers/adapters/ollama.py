@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import requests
 
 from providers import http
 from providers.base import LOOSE_KEY_PATTERN, AuthStyle, ConfigField, FieldKind, ProviderAdapter, ProviderSpec
-from providers.chat import ChatChunk, ChatRequest, ChatResult, UpstreamError, Usage, iter_lines_as_they_arrive
+from providers.chat import ChatChunk, ChatRequest, ChatResult, StreamDecoder, UpstreamError, Usage
 from providers.http import OutboundRequest
 from providers.verdict import stream_failure
 
@@ -80,9 +79,8 @@ class OllamaAdapter(ProviderAdapter):
             body["options"] = options
         return self.build_request("POST", "/api/chat", json=body)
 
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self.send_chat(self.chat_http_request(request, stream=False)) as response:
-            data = http.json_or_empty(response)
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        data = http.json_or_empty(response)
         message = data.get("message") if isinstance(data, dict) else None
         if not isinstance(message, dict):
             raise UpstreamError(f"{self.spec.name} returned an answer without message.")
@@ -93,30 +91,30 @@ class OllamaAdapter(ProviderAdapter):
             model=str(data.get("model") or request.model),
         )
 
-    def stream_chat(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        # Sent here, not in the generator, so an error status is raised before the first chunk.
-        response = self.send_chat(self.chat_http_request(request, stream=True), stream=True)
-        return self._iter_stream(response)
+    def stream_decoder(self) -> StreamDecoder:
+        return _NDJSONStream(self.spec.name)
 
-    def _iter_stream(self, response: requests.Response) -> Iterator[ChatChunk]:
-        """Newline-delimited JSON: one object per line, the last with done: true and the counts."""
-        with response:
-            for line in iter_lines_as_they_arrive(response):
-                if not line.strip():
-                    continue
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(event, dict):
-                    continue
-                if event.get("error"):
-                    raise UpstreamError.from_verdict(stream_failure(self.spec.name, event["error"]))
-                done = bool(event.get("done"))
-                chunk = ChatChunk(
-                    text=str((event.get("message") or {}).get("content") or ""),
-                    finish_reason=(event.get("done_reason") or "stop") if done else None,
-                    usage=Usage.of(event.get("prompt_eval_count"), event.get("eval_count")) if done else None,
-                )
-                if chunk.text or chunk.finish_reason or chunk.usage:
-                    yield chunk
+
+class _NDJSONStream(StreamDecoder):
+    """Newline-delimited JSON: one object per line, the last with ``done: true`` and the counts."""
+
+    def __init__(self, provider_name: str) -> None:
+        self.provider_name = provider_name
+
+    def feed_line(self, line: str) -> list[ChatChunk]:
+        try:
+            event = json.loads(line) if line.strip() else None
+        except ValueError:
+            return []
+        if not isinstance(event, dict):
+            return []
+        if event.get("error"):
+            raise UpstreamError.from_verdict(stream_failure(self.provider_name, event["error"]))
+        done = bool(event.get("done"))
+        self.done = done
+        chunk = ChatChunk(
+            text=str((event.get("message") or {}).get("content") or ""),
+            finish_reason=(event.get("done_reason") or "stop") if done else None,
+            usage=Usage.of(event.get("prompt_eval_count"), event.get("eval_count")) if done else None,
+        )
+        return [chunk] if chunk.text or chunk.finish_reason or chunk.usage else []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import requests
+
 from providers import http
 from providers.base import AuthStyle, KeySignature, ProviderAdapter, ProviderSpec
 from providers.chat import (
@@ -55,7 +57,7 @@ class ReplicateAdapter(ProviderAdapter):
         return self.build_request("GET", "/account")
 
     # ---- chat: a synchronous prediction (Prefer: wait) ---------------------------------------
-    def chat_http_request(self, request: ChatRequest) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         if not MODEL_NAME.fullmatch(request.model):
             raise UpstreamBadRequest(
                 f"Replicate models are named owner/name (e.g. meta/meta-llama-3-8b-instruct); got '{request.model}'. "
@@ -75,9 +77,8 @@ class ReplicateAdapter(ProviderAdapter):
             "POST", f"/models/{request.model}/predictions", json={"input": inputs}, headers={"Prefer": "wait"}
         )
 
-    def chat(self, request: ChatRequest) -> ChatResult:
-        with self.send_chat(self.chat_http_request(request)) as response:
-            data = http.json_or_empty(response)
+    def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:
+        data = http.json_or_empty(response)
         if not isinstance(data, dict) or "status" not in data:
             raise UpstreamError(f"{self.spec.name} returned an answer without a prediction status.")
         status = data.get("status")

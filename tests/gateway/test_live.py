@@ -4,6 +4,7 @@ provider behind the service, and 20 concurrent callers with different keys."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -238,3 +239,82 @@ def test_a_caller_that_disconnects_mid_stream_is_recorded_as_such(live_server: A
     response.close()  # the caller goes away mid-answer
     _wait_for_record("leaver", "client_disconnected")
     assert UsageRecord.objects.filter(user__username="leaver", status="client_disconnected").count() == 1
+    # The upstream call was cancelled too: the provider's next writes found the connection closed.
+    deadline = time.monotonic() + 5
+    while fake.streams_cut == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.streams_cut == 1
+
+
+def test_two_hundred_concurrent_one_second_calls_finish_together(settings: SettingsWrapper) -> None:
+    """Open calls hold no thread: 200 callers whose provider answers after 1 s all finish in well under
+    2 s (a thread per call, as before, capped the open calls at workers x threads). The service runs as
+    in production, in its own process under uvicorn, the provider in another."""
+    import asyncio
+
+    import httpx
+
+    from gateway.models import UsageRecord
+    from tests.live_servers import fake_provider_process, service_process
+
+    with fake_provider_process(delay=1.0) as upstream:
+        settings.BYOK_BASE_URL_OVERRIDES = {"openai": upstream}
+        _, token = user_with_key("crowd", openai_key("crowd1"))
+        environment = {"BYOK_OPENAI_BASE_URL": upstream, "BYOK_RATE_LIMIT_USER": "off", "BYOK_RATE_LIMIT_KEY": "off"}
+        with service_process(environment) as service:
+
+            async def crowd() -> tuple[list[int], float]:
+                limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+                async with httpx.AsyncClient(base_url=service, limits=limits, timeout=30) as client:
+
+                    async def call(index: int) -> int:
+                        answer = await client.post(
+                            "/v1/chat/completions",
+                            json={
+                                "model": "openai/gpt-4o-mini",
+                                "messages": [{"role": "user", "content": f"n{index}"}],
+                            },
+                            headers={"Authorization": f"Bearer {token}"},
+                        )
+                        return answer.status_code
+
+                    await call(-1)  # a warm service: its first call also loads what every call shares
+                    started = time.monotonic()
+                    statuses = await asyncio.gather(*(call(index) for index in range(200)))
+                    return list(statuses), time.monotonic() - started
+
+            statuses, elapsed = asyncio.run(crowd())
+    assert statuses == [200] * 200
+    assert elapsed < 2.0, elapsed
+    assert UsageRecord.objects.filter(user__username="crowd", status="ok").count() == 201
+
+
+def test_an_upstream_that_stops_sending_is_cut_at_the_idle_timeout(
+    live_server: Any, fake: FakeProvider, settings: SettingsWrapper
+) -> None:
+    settings.BYOK_UPSTREAM_IDLE_TIMEOUT = 0.5
+    _, token = user_with_key("idler", openai_key("idle01"))
+    fake.pause_after, fake.pause = 1, 3.0
+    started = time.monotonic()
+    body = _stream(live_server, token).text
+    assert time.monotonic() - started < 2.5
+    assert '"content":"' in body and '"code":"upstream_timeout"' in body and "within 0.5 s" in body
+    assert body.rstrip().endswith("data: [DONE]")
+    _wait_for_record("idler", "upstream_timeout")
+
+
+def test_a_provider_that_does_not_answer_in_time_is_a_504(
+    live_server: Any, fake: FakeProvider, settings: SettingsWrapper
+) -> None:
+    settings.BYOK_UPSTREAM_FIRST_BYTE_TIMEOUT = 0.5
+    _, token = user_with_key("waiter", openai_key("wait01"))
+    fake.delay = 3.0
+    started = time.monotonic()
+    response = requests.post(
+        f"{live_server.url}/v1/chat/completions",
+        json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert time.monotonic() - started < 2.5
+    assert response.status_code == 504 and response.json()["error"]["code"] == "upstream_timeout"

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 from rest_framework.test import APIClient
 
 from byok_keys.models import ProviderKey
 from gateway.models import UsageRecord
 from groups.models import User
 from providers.adapters.openai_compat import OpenAICompatibleAdapter
-from providers.chat import ChatChunk, UpstreamError
+from providers.chat import ChatChunk, UpstreamError, UpstreamStreamBroken
 from tests.factories import OPENAI_KEY, store_user_key
 
 
@@ -29,21 +28,21 @@ def stream_chat(api: APIClient) -> str:
 def stream_failing_after(monkeypatch: pytest.MonkeyPatch, text: str, error: Exception) -> None:
     """The OpenAI adapter streams ``text`` as one chunk, then raises ``error``."""
 
-    def broken(self: Any, request: Any) -> Any:
-        def chunks() -> Any:
+    async def broken(self: Any, request: Any, *, deadline: float) -> Any:
+        async def chunks() -> Any:
             yield ChatChunk(text=text)
             raise error
 
         return chunks()
 
-    monkeypatch.setattr(OpenAICompatibleAdapter, "stream_chat", broken)
+    monkeypatch.setattr(OpenAICompatibleAdapter, "astream_chat", broken)
 
 
 def test_a_stream_that_breaks_off_ends_with_an_error_event_and_is_recorded_as_failed(
     api: APIClient, owner: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = store_user_key(owner)
-    stream_failing_after(monkeypatch, "Hel", requests.exceptions.ChunkedEncodingError("connection reset"))
+    stream_failing_after(monkeypatch, "Hel", UpstreamStreamBroken("The stream broke off: connection reset"))
     body = stream_chat(api)
     assert '"content":"Hel"' in body
     assert '"code":"upstream_error"' in body and "broke off" in body
