@@ -146,7 +146,8 @@ def verdict(ok: bool | None) -> str:
 def write_json(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str))
-    print(f"\nresults written to {path.relative_to(ROOT)}")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"\nresults written to {shown}")
 
 
 # ---- processes: CPU and memory from /proc --------------------------------------------------------
@@ -293,6 +294,22 @@ def database_url_named(base: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
 
 
+def drop_database(url: str) -> None:
+    """Drop a benchmark's own database (PostgreSQL, a name with ``bench``) or delete its SQLite file."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if parts.scheme.startswith("sqlite"):
+        Path(parts.path if parts.netloc == "" else "/" + parts.netloc + parts.path).unlink(missing_ok=True)
+        return
+    if "bench" not in name:
+        return
+    import psycopg
+
+    admin = urlunsplit((parts.scheme.replace("postgresql", "postgres"), parts.netloc, "/postgres", "", ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def reset_database(url: str) -> None:
     """Drop and create the benchmark's own database (PostgreSQL), or delete its SQLite file. Only
     databases whose name says ``bench`` are ever dropped."""
@@ -412,6 +429,11 @@ class Service:
     def stop(self) -> None:
         stop_group(self.process)
         self.process = None
+
+    def drop(self) -> None:
+        """The database goes when the benchmark ends (the server is stopped first)."""
+        self.stop()
+        drop_database(self.database_url)
 
     @property
     def pid(self) -> int:
@@ -538,3 +560,6 @@ def running(*servers: Any) -> Iterator[None]:
         for server in reversed(servers):
             with contextlib.suppress(Exception):
                 server.stop()
+            if isinstance(server, Service):
+                with contextlib.suppress(Exception):
+                    server.drop()

@@ -2,7 +2,8 @@
 
 The upstream (``bench/slow_upstream.py``, plain asyncio) answers after 1 s, or streams 20 chunks over 2 s
 when the body asks for a stream. Each caller posts a chat completion, waits for the whole answer and
-posts the next one, on a kept-alive connection, for ``--duration`` seconds after a ``--ramp``.
+posts the next one, on a kept-alive connection, for ``--duration`` seconds after a ``--ramp``, ``--repeats``
+times per target and mode (medians reported, errors summed).
 
 The load generator is this script: one asyncio loop, raw HTTP/1.1 on asyncio streams (no client library
 in the way: Content-Length and chunked answers, a fresh connection after an error or a close), each
@@ -19,7 +20,7 @@ other than 200 with the whole body, timeouts, refused or broken connections); la
 memory per open call: the RSS of the server's processes during the plateau (median of samples every
 0.5 s) minus its RSS when idle, ÷ the calls open at the time.
 
-    .venv/bin/python bench/bench_open_calls.py                 # 512 callers, 20 s per target and mode
+    .venv/bin/python bench/bench_open_calls.py                 # 512 callers, 3 x 15 s per target and mode
     .venv/bin/python bench/bench_open_calls.py --quick --no-litellm
 """
 
@@ -290,8 +291,9 @@ def measure(target: Target, mode: str, args: argparse.Namespace, upstream_latenc
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=512, help="callers at once (default 512)")
-    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds (default 20)")
-    parser.add_argument("--ramp", type=float, default=4.0, help="seconds of load before the window opens")
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per run (default 15)")
+    parser.add_argument("--ramp", type=float, default=3.0, help="seconds of load before the window opens")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per target and mode (medians; errors summed)")
     parser.add_argument("--timeout", type=float, default=30.0, help="a caller's limit for one call (seconds)")
     parser.add_argument("--delay", type=float, default=1.0, help="upstream seconds before a plain answer")
     parser.add_argument("--chunks", type=int, default=20, help="chunks in a streamed answer")
@@ -308,6 +310,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.concurrency, args.duration, args.ramp, args.timeout, args.settle = 16, 1.5, 0.5, 10.0, 0.2
+        args.repeats = 1
         args.delay, args.stream_seconds, args.chunks = 0.2, 0.4, 4
     modes = [m for m in args.modes.split(",") if m in MODES]
     if args.redis_url and not redis_reachable(args.redis_url):
@@ -329,6 +332,7 @@ def main() -> None:
         flush=True,
     )
     results: list[Result] = []
+    all_runs: list[Result] = []
     with running(upstream, litellm, ours):
         upstream.start()
         ours.prepare()
@@ -349,17 +353,20 @@ def main() -> None:
                 warm = asyncio.run(drive(target, mode, concurrency=2, ramp=0, duration=0.01, timeout=args.timeout))
                 if warm.errors:
                     sys.exit(f"{target.name} ({mode}) fails a single call: {dict(warm.errors)}")
-                time.sleep(args.settle / 2)
-                result = measure(target, mode, args, latency)
-                results.append(result)
-                print(
-                    f"{mode:6} {target.name:8}: {result.calls_per_s:7.1f} calls/s of {result.ideal_per_s:.0f} ideal "
-                    f"({result.efficiency:6.1%}), errors {result.errors} {result.error_kinds or ''}, "
-                    f"p50 {result.p50_s:.2f} s, p99 {result.p99_s:.2f} s, "
-                    f"{result.kb_per_open_call:.0f} KiB/open call",
-                    flush=True,
-                )
-                time.sleep(args.settle)  # let closed connections settle before the next target
+                runs = []
+                for repeat in range(1, args.repeats + 1):
+                    time.sleep(args.settle)  # let closed connections settle before the next run
+                    result = measure(target, mode, args, latency)
+                    runs.append(result)
+                    print(
+                        f"{mode:6} {target.name:8} #{repeat}: {result.calls_per_s:7.1f} calls/s of "
+                        f"{result.ideal_per_s:.0f} ideal ({result.efficiency:6.1%}), errors {result.errors} "
+                        f"{result.error_kinds or ''}, p50 {result.p50_s:.2f} s, p99 {result.p99_s:.2f} s, "
+                        f"{result.kb_per_open_call:.0f} KiB/open call",
+                        flush=True,
+                    )
+                results.append(combine(runs))
+                all_runs.extend(runs)
     report(results)
     write_json(
         args.json,
@@ -369,7 +376,38 @@ def main() -> None:
             "serve_prod": serve_prod_command(),
             "args": vars(args),
             "results": [asdict(r) for r in results],
+            "runs": [asdict(r) for r in all_runs],
         },
+    )
+
+
+def combine(runs: list[Result]) -> Result:
+    """Medians over the repeats; errors (and their kinds) summed."""
+    first = runs[0]
+    kinds: Counter[str] = Counter()
+    for run in runs:
+        kinds.update(run.error_kinds)
+    numeric = {
+        name: median(getattr(run, name) for run in runs)
+        for name in (
+            "calls_per_s",
+            "efficiency",
+            "p50_s",
+            "p99_s",
+            "idle_rss_mb",
+            "plateau_rss_mb",
+            "open_calls",
+            "kb_per_open_call",
+        )
+    }
+    return Result(
+        mode=first.mode,
+        target=first.target,
+        concurrency=first.concurrency,
+        ideal_per_s=first.ideal_per_s,
+        errors=sum(run.errors for run in runs),
+        error_kinds=dict(kinds),
+        **numeric,
     )
 
 
@@ -408,7 +446,8 @@ def report(results: list[Result]) -> None:
             ]
             for r in results
         ],
-        title="Open calls (throughput and latency inside the window; memory = plateau RSS - idle RSS)",
+        title="Open calls: medians over the runs, errors summed (throughput and latency inside the window; "
+        "memory = plateau RSS - idle RSS)",
     )
     rows = []
     for r in results:
