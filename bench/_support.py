@@ -532,6 +532,10 @@ class LiteLLM:
                 str(self.port),
                 "--num_workers",
                 str(self.workers),
+                # Its workers import for many seconds on a busy machine: uvicorn's default 5 s health
+                # check would kill and restart them forever.
+                "--timeout_worker_healthcheck",
+                "120",
             ],
             cwd=self.workdir,
             env=env,
