@@ -581,18 +581,19 @@ def _write_sealed_secrets(keys: list[ProviderKey]) -> None:
     meta = ProviderKey._meta
     quote = connection.ops.quote_name
     table, pk = quote(meta.db_table), quote(meta.pk.column)
-    sealed, fingerprint = (quote(meta.get_field(name).column) for name in ("sealed_secret", "secret_fingerprint"))
+    sealed, fingerprint = quote("sealed_secret"), quote("secret_fingerprint")  # the fields' own column names
+    # Only the table's and columns' own names are formatted into the SQL; every value is a parameter.
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"UPDATE {table} SET {sealed} = v.sealed, {fingerprint} = v.fingerprint "  # noqa: S608 (model names)
+                f"UPDATE {table} SET {sealed} = v.sealed, {fingerprint} = v.fingerprint "  # noqa: S608  # nosec B608
                 f"FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, sealed, fingerprint) "
                 f"WHERE {table}.{pk} = v.id",
                 [[k.pk for k in keys], [k.sealed_secret for k in keys], [k.secret_fingerprint for k in keys]],
             )
         else:
             cursor.executemany(
-                f"UPDATE {table} SET {sealed} = %s, {fingerprint} = %s WHERE {pk} = %s",  # noqa: S608 (model names)
+                f"UPDATE {table} SET {sealed} = %s, {fingerprint} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
                 [(key.sealed_secret, key.secret_fingerprint, key.pk) for key in keys],
             )
 
