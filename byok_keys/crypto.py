@@ -64,19 +64,29 @@ class Keyring:
     primary: bytes
     previous: tuple[bytes, ...] = ()
     _by_id: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # Made once per ring, not per secret (a reseal seals and opens hundreds of thousands): the AES-GCM
+    # contexts, the primary key's id, and each master key's fingerprint subkey.
+    _ciphers: dict[str, AESGCM] = field(default_factory=dict, compare=False, repr=False)
+    _fingerprint_keys: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    _primary_id: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for key in (self.primary, *self.previous):
             if len(key) != 32:
                 raise MasterKeyError("Master keys must be 32 bytes.")
-            self._by_id.setdefault(fingerprint(key), key)
+            key_id = fingerprint(key)
+            if key_id not in self._by_id:
+                self._by_id[key_id] = key
+                self._ciphers[key_id] = AESGCM(key)
+                self._fingerprint_keys[key_id] = _fingerprint_subkey(key)
+        object.__setattr__(self, "_primary_id", fingerprint(self.primary))
 
     def __repr__(self) -> str:
         return f"Keyring(primary={self.primary_id}, previous={[fingerprint(k) for k in self.previous]})"
 
     @property
     def primary_id(self) -> str:
-        return fingerprint(self.primary)
+        return self._primary_id
 
     @classmethod
     def from_hex(cls, primary: str, previous: Iterable[str] = ()) -> Keyring:
@@ -91,7 +101,7 @@ class Keyring:
 
     def seal(self, plaintext: bytes, *, aad: bytes) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = AESGCM(self.primary).encrypt(nonce, plaintext, aad)
+        ciphertext = self._ciphers[self.primary_id].encrypt(nonce, plaintext, aad)
         body = base64.urlsafe_b64encode(nonce + ciphertext).decode("ascii")
         return f"{PREFIX}{self.primary_id}:{body}"
 
@@ -102,8 +112,8 @@ class Keyring:
             key_id, body = sealed[len(PREFIX) :].split(":", 1)
         except ValueError:
             raise DecryptionError("Stored secret is truncated.") from None
-        key = self._by_id.get(key_id)
-        if key is None:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
             raise DecryptionError(
                 f"Stored secret was sealed with master key {key_id}, which is not configured; "
                 "add it to BYOK_PREVIOUS_ENCRYPTION_KEYS."
@@ -115,7 +125,7 @@ class Keyring:
         if len(raw) < NONCE_BYTES + 16:
             raise DecryptionError("Stored secret is truncated.")
         try:
-            return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
         except InvalidTag:
             raise DecryptionError(
                 f"Stored secret failed authentication under master key {key_id}: it was altered, "
@@ -126,20 +136,23 @@ class Keyring:
         """A keyed fingerprint of a secret (``<master key id>:<HMAC-SHA256>``), so a later value can be
         compared with it without decrypting anything. Keyed, so a database dump cannot be used to test
         guesses of a key offline."""
-        return f"{self.primary_id}:{_fingerprint_mac(self.primary, plaintext)}"
+        return f"{self.primary_id}:{_fingerprint_mac(self._fingerprint_keys[self.primary_id], plaintext)}"
 
     def matches_fingerprint(self, stored: str, plaintext: bytes) -> bool:
         """Whether ``plaintext`` is the secret ``stored`` was computed from (False when the master key
         that computed it is no longer configured)."""
         key_id, _, mac = (stored or "").partition(":")
-        key = self._by_id.get(key_id)
-        return key is not None and hmac.compare_digest(mac, _fingerprint_mac(key, plaintext))
+        subkey = self._fingerprint_keys.get(key_id)
+        return subkey is not None and hmac.compare_digest(mac, _fingerprint_mac(subkey, plaintext))
 
     def needs_reseal(self, sealed: str) -> bool:
         return not sealed.startswith(f"{PREFIX}{self.primary_id}:")
 
 
-def _fingerprint_mac(master: bytes, plaintext: bytes) -> str:
+def _fingerprint_subkey(master: bytes) -> bytes:
     # A subkey derived for this one purpose: the master key itself never keys anything but AES-GCM.
-    subkey = hmac.new(master, b"byok-secret-fingerprint:v1", hashlib.sha256).digest()
+    return hmac.new(master, b"byok-secret-fingerprint:v1", hashlib.sha256).digest()
+
+
+def _fingerprint_mac(subkey: bytes, plaintext: bytes) -> str:
     return hmac.new(subkey, plaintext, hashlib.sha256).hexdigest()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -21,7 +21,7 @@ from common import hotcache
 from common.errors import Conflict, InvalidInput
 from common.metrics import KEY_STATUS_CHANGES
 from common.text import check_display_text
-from groups.audit import audit_record
+from groups.audit import AuditEntry, audit_record, audit_record_many
 from groups.models import Membership, Organization, User
 from providers import http, ssrf, validation
 from providers.base import Credential, CredentialFormatError
@@ -645,24 +645,98 @@ def provider_key_update_metadata(
     return locked
 
 
+# What a reseal reads of a key: its identity (bound into the ciphertext), the secret and the status.
+RESEAL_FIELDS = ("key_id", "user_id", "organization_id", "provider", "sealed_secret", "secret_fingerprint", "status")
+
+
+@dataclass(frozen=True)
+class ResealOutcome:
+    """What ``provider_keys_reseal`` did to one batch: how many keys it re-sealed, and the keys that the
+    configured master keys cannot open (left for ``provider_key_mark_undecryptable``)."""
+
+    resealed: int
+    undecryptable: list[ProviderKey]
+
+
+def _write_sealed_secrets(keys: list[ProviderKey]) -> None:
+    """Write the batch's new sealed secrets in one statement on PostgreSQL (an UPDATE joined to the
+    new values, unnested from arrays), one pipelined ``executemany`` elsewhere. ``bulk_update`` would
+    build a CASE expression over the whole batch per column: most of a reseal's time went there, and
+    the database's too."""
+    meta = ProviderKey._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    sealed, fingerprint = quote("sealed_secret"), quote("secret_fingerprint")  # the fields' own column names
+    # Only the table's and columns' own names are formatted into the SQL; every value is a parameter.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET {sealed} = v.sealed, {fingerprint} = v.fingerprint "  # noqa: S608  # nosec B608
+                f"FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, sealed, fingerprint) "
+                f"WHERE {table}.{pk} = v.id",
+                [[k.pk for k in keys], [k.sealed_secret for k in keys], [k.secret_fingerprint for k in keys]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {sealed} = %s, {fingerprint} = %s WHERE {pk} = %s",  # noqa: S608  # nosec B608
+                [(key.sealed_secret, key.secret_fingerprint, key.pk) for key in keys],
+            )
+
+
 @transaction.atomic
-def provider_key_reseal(*, key: ProviderKey) -> bool:
-    """Re-encrypt a key under the current primary master key (finishing a rotation). Returns whether
-    anything changed. The secret itself is unchanged, so the keyId and status stay."""
-    locked = ProviderKey.objects.select_for_update().get(pk=key.pk)
-    if not vault.reseal(locked):
-        return False
-    fields = ["sealed_secret", "secret_fingerprint"]
-    if locked.status == ProviderKey.Status.UNDECRYPTABLE:
-        # It opened: the master keys are right again. Unverified until its next test.
-        locked.status = ProviderKey.Status.UNVERIFIED
-        locked.status_reason = "Readable again after a master-key fix; test it to confirm it still works."
-        fields += ["status", "status_reason", "updated_at"]
-    locked.save(update_fields=fields)
-    _audit_key(
-        actor=None,
-        action="key.resealed",
-        key=locked,
-        details={"masterKey": get_keyring().primary_id},
+def provider_keys_reseal(*, key_ids: list[int]) -> ResealOutcome:
+    """Re-encrypt a batch of keys under the current primary master key (finishing a rotation). The
+    secrets are unchanged, so keyIds and statuses stay (an undecryptable key that opens again becomes
+    unverified). Keys already on the primary key are skipped.
+
+    One transaction per batch: the rows are locked together (a concurrent replacement waits for the
+    batch, then finds its row re-sealed), written back with one UPDATE per kind of change, and audited
+    (``key.resealed``, one event per key) with one append to the chain, after the row locks."""
+    locked = list(
+        ProviderKey.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .only(*RESEAL_FIELDS, "organization__slug")
+        .filter(pk__in=key_ids)
+        .order_by("pk")
     )
-    return True
+    resealed: list[ProviderKey] = []
+    restored: list[ProviderKey] = []
+    undecryptable: list[ProviderKey] = []
+    now = timezone.now()
+    for key in locked:
+        try:
+            if not vault.reseal(key):
+                continue
+        except DecryptionError:
+            undecryptable.append(key)
+            continue
+        if key.status == ProviderKey.Status.UNDECRYPTABLE:
+            # It opened: the master keys are right again. Unverified until its next test.
+            key.status = ProviderKey.Status.UNVERIFIED
+            key.status_reason = "Readable again after a master-key fix; test it to confirm it still works."
+            key.updated_at = now
+            restored.append(key)
+        else:
+            resealed.append(key)
+    if resealed:
+        _write_sealed_secrets(resealed)
+    if restored:
+        ProviderKey.objects.bulk_update(
+            restored, ["sealed_secret", "secret_fingerprint", "status", "status_reason", "updated_at"]
+        )
+    changed = sorted(resealed + restored, key=lambda key: key.pk)
+    master = get_keyring().primary_id
+    audit_record_many(
+        actor=None,
+        entries=[
+            AuditEntry(
+                action="key.resealed",
+                target_type="provider_key",
+                target_id=key.key_id,
+                organization=key.organization,
+                details={"masterKey": master},
+            )
+            for key in changed
+        ],
+    )
+    return ResealOutcome(resealed=len(changed), undecryptable=undecryptable)

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from byok_keys import vault
 from byok_keys.models import ProviderKey
 from groups.models import AuditEvent, User
-from tests.factories import OPENAI_CHAT_URL, OPENAI_KEY, store_user_key
+from tests.factories import OPENAI_CHAT_URL, OPENAI_KEY, store_group_key, store_user_key
 
 KEY_B = "ff" * 32
 KEY_C = "ee" * 32
@@ -101,3 +101,28 @@ def test_resolution_moves_on_to_the_next_key_past_an_undecryptable_one(
     assert response.json()["keySource"] == "group"
     assert [a["status"] for a in response.json()["attempts"]] == ["decryption_failed", "ok"]
     assert OPENAI_KEY[:-4] not in response.content.decode()
+
+
+def test_reseal_goes_through_every_batch_audits_each_key_with_its_group_and_keeps_the_chain_intact(
+    owner: User, make_user: Any, group: Any, settings: Any, monkeypatch: Any
+) -> None:
+    from byok_keys.management.commands import byok_reseal
+    from groups.audit import audit_chain_verify
+
+    monkeypatch.setattr(byok_reseal, "BATCH", 2)
+    keys = [store_user_key(owner), store_user_key(make_user("nina")), store_user_key(make_user("noah"))]
+    group_key = store_group_key(owner, group)
+    old = settings.BYOK_ENCRYPTION_KEY
+    settings.BYOK_ENCRYPTION_KEY = KEY_B
+    settings.BYOK_PREVIOUS_ENCRYPTION_KEYS = [old]
+    code, out = run()
+    assert code == 0 and out.startswith("Re-encrypted 4 key(s)")
+    for key in [*keys, group_key]:
+        stored = ProviderKey.objects.get(pk=key.pk)
+        assert not vault.get_keyring().needs_reseal(stored.sealed_secret)
+        assert vault.open_credential(stored) == OPENAI_KEY
+        assert (stored.key_id, stored.status) == (key.key_id, key.status)
+    events = AuditEvent.objects.filter(action="key.resealed")
+    assert sorted(events.values_list("target_id", flat=True)) == sorted(k.key_id for k in [*keys, group_key])
+    assert events.get(target_id=group_key.key_id).organization_id == group.pk
+    assert audit_chain_verify().intact

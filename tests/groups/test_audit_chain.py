@@ -301,3 +301,25 @@ def test_events_from_before_the_chain_are_chained_by_the_migration_in_id_order()
     (sixth,) = record(1)
     assert sixth.sequence == 6 and sixth.prev_hash == events[-1].hash
     assert json.loads(json.dumps(events[0].details)) == {"i": 0, "note": "ünïcode"}
+
+
+def test_events_recorded_together_chain_exactly_like_events_recorded_one_by_one(db: Any, group: Organization) -> None:
+    from groups.audit import AuditEntry, audit_record_many
+
+    first = record(1)[0]
+    many = audit_record_many(
+        actor=None,
+        entries=[
+            AuditEntry(
+                action="test.event", target_type="thing", target_id=f"m{i}", organization=group, details={"i": i}
+            )
+            for i in range(3)
+        ],
+    )
+    assert [e.sequence for e in many] == [first.sequence + 1, first.sequence + 2, first.sequence + 3]
+    assert many[0].prev_hash == first.hash and many[1].prev_hash == many[0].hash
+    stored = list(AuditEvent.objects.filter(target_id__startswith="m").order_by("sequence"))
+    assert [e.hash for e in stored] == [e.hash for e in many] and stored[0].organization_id == group.pk
+    assert AuditChainHead.objects.get(pk=1).hash == many[-1].hash
+    assert audit_chain_verify().intact
+    assert audit_record_many(actor=None, entries=[]) == []

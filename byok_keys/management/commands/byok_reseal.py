@@ -1,8 +1,9 @@
 """Finish a master-key rotation: re-encrypt every stored key under the current master key.
 
-Batched with flat memory (keys are read in pages of ids, each key re-sealed under its own row lock,
-so it is safe while the service serves), resumable (a key already on the current master key is
-skipped, so an interrupted run simply continues), with a progress bar on a terminal and a summary.
+Batched with flat memory (ids are read a page at a time; each page is re-sealed in one short
+transaction under its rows' locks, so it is safe while the service serves, and audited with one
+append to the chain), resumable (a key already on the current master key is skipped, so an
+interrupted run simply continues), with a progress bar on a terminal and a summary.
 ``--check`` changes nothing: it counts the keys each master key seals and lists undecryptable ones.
 """
 
@@ -10,29 +11,35 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from byok_keys import vault
-from byok_keys.crypto import DecryptionError
 from byok_keys.keyring import get_keyring
 from byok_keys.models import ProviderKey
-from byok_keys.services import provider_key_mark_undecryptable, provider_key_reseal
+from byok_keys.services import provider_key_mark_undecryptable, provider_keys_reseal
 
 BATCH = 500
 
 
-def _batches() -> Any:
-    """Every key, ``BATCH`` at a time by primary key (flat memory, no long-lived cursor)."""
+def _id_pages() -> Iterator[list[int]]:
+    """Every key's id, ``BATCH`` at a time in id order (flat memory, no long-lived cursor)."""
     last = 0
     while True:
-        page = list(ProviderKey.objects.filter(pk__gt=last).order_by("pk")[:BATCH])
+        page = list(ProviderKey.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH])
         if not page:
             return
-        yield from page
-        last = page[-1].pk
+        yield page
+        last = page[-1]
+
+
+def _batches() -> Iterator[ProviderKey]:
+    """Every key, ``BATCH`` at a time by primary key (``--check`` reads them, changing nothing)."""
+    for page in _id_pages():
+        yield from ProviderKey.objects.filter(pk__in=page).order_by("pk")
 
 
 class Command(BaseCommand):
@@ -52,18 +59,20 @@ class Command(BaseCommand):
         per_master: Counter[str] = Counter()
         undecryptable: list[str] = []
         resealed = 0
-        for key in _batches():
-            progress.update(1)
-            per_master[vault.sealed_by(key)] += 1
-            if check:
+        if check:
+            for key in _batches():
+                progress.update(1)
+                per_master[vault.sealed_by(key)] += 1
                 if not vault.can_open(key):
                     undecryptable.append(key.key_id)
-                continue
-            try:
-                resealed += provider_key_reseal(key=key)
-            except DecryptionError:
-                undecryptable.append(key.key_id)
-                provider_key_mark_undecryptable(key=key)
+        else:
+            for page in _id_pages():
+                outcome = provider_keys_reseal(key_ids=page)
+                resealed += outcome.resealed
+                for key in outcome.undecryptable:
+                    undecryptable.append(key.key_id)
+                    provider_key_mark_undecryptable(key=key)
+                progress.update(len(page))
         progress.close()
         current = keyring.primary_id
         if check:
