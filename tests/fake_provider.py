@@ -22,6 +22,9 @@ class FakeProvider:
         self.gets: list[dict[str, str]] = []
         # Streams the caller (the service) closed before the end: the fake's writes failed.
         self.streams_cut = 0
+        # Chat requests being answered now, and the most at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         ThreadingHTTPServer.request_queue_size = 1024  # hundreds of callers connect at once
@@ -46,6 +49,9 @@ class FakeProvider:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Headers and body go out as separate writes: without TCP_NODELAY each answer would wait
+            # for the caller's delayed ACK (~40 ms).
+            disable_nagle_algorithm = True
             protocol_version = "HTTP/1.1"
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -79,8 +85,13 @@ class FakeProvider:
                 auth = self.headers.get("Authorization", "")
                 with fake._lock:
                     fake.requests.append({"path": self.path, "authorization": auth, "body": body})
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.peak_in_flight = max(fake.peak_in_flight, fake.in_flight)
                 if fake.delay:
                     time.sleep(fake.delay)
+                with fake._lock:
+                    fake.in_flight -= 1
                 if not self.path.endswith("/chat/completions"):
                     self._json(404, {"error": {"message": "not found"}})
                     return

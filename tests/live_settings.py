@@ -4,12 +4,16 @@ database, Redis and fake provider that the starting test hands over in the envir
 from __future__ import annotations
 
 from config.settings.test import *  # noqa: F403
-from config.settings.test import env
+from config.settings.test import SQLITE_INIT_COMMAND, env
 
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": SQLITE_INIT_COMMAND,
+    }
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import SQLITE_INIT_COMMAND, VAR_DIR, env
 
 SECRET_KEY = "test-secret-key-not-for-production"
 DEBUG = False
@@ -20,7 +20,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # One file per test run (pid), so two runs at once never share a database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": SQLITE_INIT_COMMAND,
+    }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # No Redis unless a test asks for it (TEST_REDIS_URL), even when REDIS_URL is set in the shell: counters
 # and the cache version in a shared Redis would carry over from one test to the next.

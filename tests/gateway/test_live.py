@@ -243,26 +243,28 @@ def test_a_caller_that_disconnects_mid_stream_is_recorded_as_such(live_server: A
     assert fake.streams_cut == 1
 
 
-def test_two_hundred_concurrent_one_second_calls_finish_together(settings: SettingsWrapper) -> None:
-    """Open calls hold no thread: 200 callers whose provider answers after 1 s all finish in well under
-    2 s (a thread per call, as before, capped the open calls at workers x threads). The service runs as
-    in production, in its own process under uvicorn, the provider in another."""
+def test_two_hundred_concurrent_one_second_calls_are_all_open_at_once(settings: SettingsWrapper) -> None:
+    """Open calls hold no thread: 200 callers whose provider answers after 1 s are all at the provider
+    at the same time (a thread per call, as before, capped them at workers x threads), all answered and
+    all recorded. The service runs as ``make serve-prod`` runs it, in its own processes. How fast is for
+    the benchmarks (bench/bench_open_calls.py), not for a test."""
     import asyncio
 
     import httpx
 
     from gateway.models import UsageRecord
-    from tests.live_servers import fake_provider_process, service_process
+    from tests.live_servers import service_process
 
-    with fake_provider_process(delay=1.0) as upstream:
+    with FakeProvider(delay=1.0) as fake:
+        upstream = f"{fake.url}/v1"
         settings.BYOK_BASE_URL_OVERRIDES = {"openai": upstream}
         _, token = user_with_key("crowd", openai_key("crowd1"))
         environment = {"BYOK_OPENAI_BASE_URL": upstream, "BYOK_RATE_LIMIT_USER": "off", "BYOK_RATE_LIMIT_KEY": "off"}
         with service_process(environment) as service:
 
-            async def crowd() -> tuple[list[int], float]:
+            async def crowd() -> list[int]:
                 limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-                async with httpx.AsyncClient(base_url=service, limits=limits, timeout=30) as client:
+                async with httpx.AsyncClient(base_url=service, limits=limits, timeout=60) as client:
 
                     async def call(index: int) -> int:
                         answer = await client.post(
@@ -275,15 +277,12 @@ def test_two_hundred_concurrent_one_second_calls_finish_together(settings: Setti
                         )
                         return answer.status_code
 
-                    await call(-1)  # a warm service: its first call also loads what every call shares
-                    started = time.monotonic()
-                    statuses = await asyncio.gather(*(call(index) for index in range(200)))
-                    return list(statuses), time.monotonic() - started
+                    return list(await asyncio.gather(*(call(index) for index in range(200))))
 
-            statuses, elapsed = asyncio.run(crowd())
+            statuses = asyncio.run(crowd())
     assert statuses == [200] * 200
-    assert elapsed < 2.0, elapsed
-    assert UsageRecord.objects.filter(user__username="crowd", status="ok").count() == 201
+    assert fake.peak_in_flight >= 150, fake.peak_in_flight
+    assert UsageRecord.objects.filter(user__username="crowd", status="ok").count() == 200
 
 
 def test_an_upstream_that_stops_sending_is_cut_at_the_idle_timeout(
