@@ -127,7 +127,7 @@ class UserKeyView(ByokAPIView):
 class GroupKeyView(ByokAPIView):
     @extend_schema(
         summary="Store or replace a group's key (owners/admins)",
-        description="Like storing your own key, for a group. `allowedUsers` is `\"all\"` (default for a new "
+        description='Like storing your own key, for a group. `allowedUsers` is `"all"` (default for a new '
         "key) or a list of accepted members; replacing a key without `allowedUsers` keeps its list.",
         request=GroupKeyInput,
         responses=KEY_SAVED,

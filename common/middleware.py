@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -68,11 +68,9 @@ class InlineHooks:
     """For the framework's ``MiddlewareMixin`` middleware whose hooks only touch memory: under ASGI run
     ``process_request``/``process_response`` inline instead of in a thread each."""
 
-    get_response: Callable[[HttpRequest], Awaitable[HttpResponse]]
-
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         response = self.process_request(request) if hasattr(self, "process_request") else None
-        response = response or await self.get_response(request)
+        response = response or await self.get_response(request)  # type: ignore[attr-defined]
         if hasattr(self, "process_response"):
             response = self.process_response(request, response)
         return response
@@ -99,7 +97,7 @@ class SessionMiddleware(_SessionMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         self.process_request(request)
-        response = await self.get_response(request)
+        response = await self.get_response(request)  # type: ignore[misc]
         if request.session.modified or settings.SESSION_SAVE_EVERY_REQUEST:
             return await sync_to_async(self.process_response)(request, response)
         return self.process_response(request, response)

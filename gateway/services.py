@@ -318,7 +318,9 @@ async def chat_streamed(*, user: User, call: ChatCall) -> StreamOutcome:
         except (GeneratorExit, asyncio.CancelledError):
             # The caller went away: close the provider's stream now instead of reading it to its end.
             status = "client_disconnected"
-            await chunks.aclose()
+            close = getattr(chunks, "aclose", None)  # an async generator: end the provider's stream
+            if close is not None:
+                await close()
             raise
         except Exception:
             status = "server_error"

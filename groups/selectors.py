@@ -36,9 +36,7 @@ def group_access(*, user: User, slug: str, need: Cap = Cap.VIEW) -> tuple[Organi
 
 def groups_for_user(*, user: User) -> QuerySet[Membership]:
     """The user's memberships, pending invitations included."""
-    return (
-        Membership.objects.filter(user=user).select_related("organization", "user").order_by("organization__slug")
-    )
+    return Membership.objects.filter(user=user).select_related("organization", "user").order_by("organization__slug")
 
 
 def groups_managed_by(*, user: User) -> QuerySet[Organization]:

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -427,7 +427,9 @@ async def asend(request: OutboundRequest, *, timeouts: UpstreamTimeouts, deadlin
     return response
 
 
-async def aiter_body(response: httpx.Response, *, timeouts: UpstreamTimeouts, deadline: float) -> AsyncIterator[bytes]:
+async def aiter_body(
+    response: httpx.Response, *, timeouts: UpstreamTimeouts, deadline: float
+) -> AsyncGenerator[bytes, None]:
     """The body's bytes as each piece arrives (no block buffering), with the idle and total timeouts.
     Closes the response at the end, on error, and when the consumer stops early (a caller who left)."""
     loop = asyncio.get_running_loop()

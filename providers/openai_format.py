@@ -83,7 +83,7 @@ class OpenAIWireChat(ProviderAdapter):
 
     streams = True
 
-    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         raise NotImplementedError
 
     def parse_chat(self, response: requests.Response, request: ChatRequest) -> ChatResult:

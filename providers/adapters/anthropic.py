@@ -71,7 +71,7 @@ class AnthropicAdapter(ProviderAdapter):
     # ---- chat: POST /v1/messages -----------------------------------------------------------
     streams = True
 
-    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,

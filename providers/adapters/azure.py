@@ -87,7 +87,7 @@ class AzureOpenAIAdapter(openai_format.OpenAIWireChat):
         assert isinstance(self.credential, dict)
         return self.credential
 
-    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         config = self._config()
         deployment = config["deployment_id"]
         version = config.get("api_version") or ""

@@ -92,7 +92,7 @@ class GoogleAdapter(ProviderAdapter):
             raise UpstreamBadRequest(f"'{model}' is not a Gemini model name (e.g. gemini-2.5-flash).")
         return "/models/" + quote(name, safe="")
 
-    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         body: dict[str, Any] = {
             "contents": [
                 {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}

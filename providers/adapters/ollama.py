@@ -63,7 +63,7 @@ class OllamaAdapter(ProviderAdapter):
     # ---- chat: POST /api/chat ----------------------------------------------------------------
     streams = True
 
-    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         body: dict[str, Any] = {
             "model": request.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],

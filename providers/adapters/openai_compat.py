@@ -40,7 +40,7 @@ class OpenAICompatibleAdapter(openai_format.OpenAIWireChat):
     # Model for a 1-token chat when only a billed call can prove a key (BYOK_ALLOW_BILLED_VALIDATION).
     billed_validation_model: ClassVar[str | None] = None
 
-    def chat_http_request(self, request: ChatRequest, *, stream: bool) -> OutboundRequest:
+    def chat_http_request(self, request: ChatRequest, *, stream: bool = False) -> OutboundRequest:
         return self.build_request("POST", self.chat_path, json=openai_format.request_body(request, stream=stream))
 
     def validation_request(self) -> OutboundRequest | None:
