@@ -305,7 +305,7 @@ class server:
         }
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
