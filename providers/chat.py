@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,6 +225,19 @@ ERROR_CLASSES: dict[ChatErrorCode, type[UpstreamError]] = {
 }
 
 
+@contextmanager
+def _as_upstream_errors(provider_name: str) -> Iterator[None]:
+    """Sending failures (no answer) as the upstream errors the gateway reports."""
+    try:
+        yield
+    except http.ProviderTimeout as exc:
+        raise UpstreamTimeout(f"{provider_name} did not answer in time: {exc}") from None
+    except http.UnsafeDestination as exc:
+        raise UpstreamBadRequest(str(exc)) from None
+    except http.ProviderHTTPError as exc:
+        raise UpstreamError(str(exc)) from None
+
+
 def send_chat(
     request: http.OutboundRequest,
     *,
@@ -233,14 +247,8 @@ def send_chat(
 ) -> requests.Response:
     """Send a chat request with the inference timeout. Network trouble becomes an upstream error; an
     error answer is read by ``read_answer`` (the adapter's verdict) into the error it names."""
-    try:
+    with _as_upstream_errors(provider_name):
         response = http.send(request, timeout=settings.BYOK_INFERENCE_TIMEOUT, stream=stream, retries=0)
-    except http.ProviderTimeout as exc:
-        raise UpstreamTimeout(f"{provider_name} did not answer in time: {exc}") from None
-    except http.UnsafeDestination as exc:
-        raise UpstreamBadRequest(str(exc)) from None
-    except http.ProviderHTTPError as exc:
-        raise UpstreamError(str(exc)) from None
     if not 200 <= response.status_code < 300:
         with response:
             raise UpstreamError.from_verdict(read_answer(response))
@@ -380,14 +388,8 @@ async def asend_chat(
 ) -> httpx.Response:
     """``send_chat`` for the async client: the response once its headers arrived (a success, body
     unread), or the upstream error its answer names."""
-    try:
+    with _as_upstream_errors(provider_name):
         response = await http.asend(request, timeouts=timeouts, deadline=deadline)
-    except http.ProviderTimeout as exc:
-        raise UpstreamTimeout(f"{provider_name} did not answer in time: {exc}") from None
-    except http.UnsafeDestination as exc:
-        raise UpstreamBadRequest(str(exc)) from None
-    except http.ProviderHTTPError as exc:
-        raise UpstreamError(str(exc)) from None
     if not 200 <= response.status_code < 300:
         try:
             answer = await http.aread_body(response, timeouts=timeouts, deadline=deadline)

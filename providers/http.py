@@ -148,11 +148,7 @@ def send(
     Raises ``ProviderUnavailable`` / ``ProviderTimeout`` when no answer came after the retries,
     ``UnsafeDestination`` when the SSRF guard refuses, ``ProviderHTTPError`` for a redirect.
     """
-    if request.user_supplied_url:
-        try:
-            ssrf.check_url(request.url, allow_http=request.allow_http)
-        except ssrf.UnsafeURLError as exc:
-            raise UnsafeDestination(str(exc)) from None
+    _check_destination(request)
     read_timeout = timeout if timeout is not None else settings.BYOK_HTTP_TIMEOUT
     attempts = 1 + (settings.BYOK_HTTP_RETRIES if retries is None else retries)
     session = _session(request.user_supplied_url)
@@ -202,17 +198,30 @@ def send(
         )
         if 300 <= response.status_code < 400:
             response.close()
-            error_class = UnsafeDestination if request.user_supplied_url else ProviderHTTPError
-            raise error_class(
-                f"{_host(request.url)} answered with a redirect ({response.status_code}); redirects are not "
-                "followed because they could carry the key to another host. Check the base URL."
-            )
+            raise _redirect_refused(request, response.status_code)
         if response.status_code in TEMPORARY_STATUSES and attempt + 1 < attempts:
             response.close()
             continue
         return response
     assert last_error is not None
     raise last_error
+
+
+def _check_destination(request: OutboundRequest) -> None:
+    """The SSRF guard on a user-supplied URL, before anything is sent (the socket is checked again)."""
+    if request.user_supplied_url:
+        try:
+            ssrf.check_url(request.url, allow_http=request.allow_http)
+        except ssrf.UnsafeURLError as exc:
+            raise UnsafeDestination(str(exc)) from None
+
+
+def _redirect_refused(request: OutboundRequest, status: int) -> ProviderHTTPError:
+    error_class = UnsafeDestination if request.user_supplied_url else ProviderHTTPError
+    return error_class(
+        f"{_host(request.url)} answered with a redirect ({status}); redirects are not "
+        "followed because they could carry the key to another host. Check the base URL."
+    )
 
 
 def _host(url: str) -> str:
@@ -377,11 +386,7 @@ async def asend(request: OutboundRequest, *, timeouts: UpstreamTimeouts, deadlin
     Raises ``ProviderTimeout`` (no answer in time), ``ProviderUnavailable`` (network),
     ``UnsafeDestination`` (the SSRF guard), ``ProviderHTTPError`` (a redirect, an unsendable header).
     """
-    if request.user_supplied_url:
-        try:
-            ssrf.check_url(request.url, allow_http=request.allow_http)
-        except ssrf.UnsafeURLError as exc:
-            raise UnsafeDestination(str(exc)) from None
+    _check_destination(request)
     loop = asyncio.get_running_loop()
     started = loop.time()
     client = _client(request.user_supplied_url)
@@ -419,11 +424,7 @@ async def asend(request: OutboundRequest, *, timeouts: UpstreamTimeouts, deadlin
     )
     if 300 <= response.status_code < 400:
         await response.aclose()
-        error_class = UnsafeDestination if request.user_supplied_url else ProviderHTTPError
-        raise error_class(
-            f"{_host(request.url)} answered with a redirect ({response.status_code}); redirects are not "
-            "followed because they could carry the key to another host. Check the base URL."
-        )
+        raise _redirect_refused(request, response.status_code)
     return response
 
 
